@@ -1,0 +1,227 @@
+//! Assembling canonical batches from per-column values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder, StringDictionaryBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use curwatch_schema::money::{SCALE, STORED_PRECISION};
+use curwatch_schema::naming::tag_key;
+use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
+
+use crate::error::ErrorKind;
+use crate::source::RawBatch;
+
+/// Identity stamped on every row of one source file.
+#[derive(Debug, Clone)]
+pub struct FileContext {
+    /// The export the file belongs to (see `docs/schema.md`).
+    pub export: String,
+    /// How the file is named in the store and in messages: a bucket key or a relative path.
+    pub source_file: String,
+}
+
+/// Every canonical column of one batch, in schema order.
+pub(crate) struct CanonicalColumns {
+    pub billing_period: Vec<BillingPeriod>,
+    pub usage_start: Vec<i64>,
+    pub usage_end: Vec<Option<i64>>,
+    pub payer_account_id: ArrayRef,
+    pub account_id: ArrayRef,
+    pub line_item_type: ArrayRef,
+    pub charge_class: Vec<ChargeClass>,
+    pub provider: ArrayRef,
+    pub service: ArrayRef,
+    pub service_name: ArrayRef,
+    pub region: ArrayRef,
+    pub usage_type: ArrayRef,
+    pub operation: ArrayRef,
+    pub resource_id: ArrayRef,
+    pub usage_amount: Float64Array,
+    pub pricing_unit: ArrayRef,
+    pub currency: ArrayRef,
+    pub unblended_cost: Vec<Money>,
+    pub net_unblended_cost: Vec<Option<Money>>,
+    pub amortized_cost: Vec<Money>,
+    pub tags: ArrayRef,
+    pub cost_categories: ArrayRef,
+}
+
+impl CanonicalColumns {
+    pub fn into_batch(self, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
+        let len = self.usage_start.len();
+        let periods: Vec<String> = self.billing_period.iter().map(ToString::to_string).collect();
+        let columns: Vec<ArrayRef> = vec![
+            text_array(periods.iter().map(|p| Some(p.as_str())), len),
+            Arc::new(TimestampMicrosecondArray::from(self.usage_start).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(self.usage_end).with_timezone("UTC")),
+            self.payer_account_id,
+            self.account_id,
+            self.line_item_type,
+            text_array(self.charge_class.iter().map(|c| Some(c.as_str())), len),
+            self.provider,
+            self.service,
+            self.service_name,
+            self.region,
+            self.usage_type,
+            self.operation,
+            self.resource_id,
+            Arc::new(self.usage_amount),
+            self.pricing_unit,
+            self.currency,
+            money_array(self.unblended_cost.into_iter().map(Some))?,
+            money_array(self.net_unblended_cost.into_iter())?,
+            money_array(self.amortized_cost.into_iter().map(Some))?,
+            self.tags,
+            self.cost_categories,
+            constant_text(&ctx.export, len),
+            constant_text(&ctx.source_file, len),
+        ];
+        RecordBatch::try_new(canonical_schema(), columns)
+            .map_err(|e| ErrorKind::Unsupported(format!("internal schema mismatch: {e}")))
+    }
+}
+
+/// Dictionary-encoded text; empty strings become null, as exports mean by them.
+pub(crate) fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> ArrayRef {
+    let mut builder = StringDictionaryBuilder::<Int32Type>::with_capacity(len, 64, 1024);
+    for value in values {
+        match value {
+            Some(v) if !v.is_empty() => builder.append_value(v),
+            _ => builder.append_null(),
+        }
+    }
+    Arc::new(builder.finish())
+}
+
+/// Text from an optional source column (absent = all null).
+pub(crate) fn text_column(source: Option<&StringArray>, len: usize) -> ArrayRef {
+    match source {
+        Some(array) => text_array(array.iter(), len),
+        None => text_array(std::iter::repeat_n(None, len), len),
+    }
+}
+
+/// One value repeated: a one-entry dictionary, no per-row work.
+pub(crate) fn constant_text(value: &str, len: usize) -> ArrayRef {
+    let keys = Int32Array::from(vec![0; len]);
+    let values = StringArray::from(vec![value]);
+    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("key 0 is in range"))
+}
+
+fn money_array(values: impl Iterator<Item = Option<Money>>) -> Result<ArrayRef, ErrorKind> {
+    let limit = 10_i128.pow(u32::from(STORED_PRECISION));
+    let mut out = Vec::with_capacity(values.size_hint().0);
+    for value in values {
+        if let Some(m) = value
+            && m.units().abs() >= limit
+        {
+            return Err(ErrorKind::Unsupported(format!(
+                "a single line item of {} exceeds the largest amount stored ({} digits)",
+                m.to_exact_string(),
+                STORED_PRECISION - SCALE as u8
+            )));
+        }
+        out.push(value.map(Money::units));
+    }
+    let array = Decimal128Array::from(out)
+        .with_precision_and_scale(STORED_PRECISION, SCALE as i8)
+        .expect("valid precision and scale");
+    Ok(Arc::new(array))
+}
+
+/// A `tags` or `cost_categories` column from a source map column (Arrow map or JSON text).
+pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, ErrorKind> {
+    let len = raw.len();
+    let mut builder = TagMapBuilder::new(len);
+    let source = raw.map(name)?;
+    let mut entries = Vec::new();
+    for row in 0..len {
+        if let Some(source) = &source {
+            raw.map_entries(source, name, row, &mut entries)?;
+            for (key, value) in &entries {
+                builder.push_raw(key, value);
+            }
+        }
+        builder.end_row();
+    }
+    Ok(builder.finish())
+}
+
+/// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.
+pub(crate) struct TagMapBuilder {
+    builder: MapBuilder<StringBuilder, StringBuilder>,
+    normalised: HashMap<String, String>,
+    row_keys: Vec<String>,
+}
+
+impl TagMapBuilder {
+    pub fn new(capacity: usize) -> Self {
+        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
+        let builder = MapBuilder::with_capacity(
+            Some(names),
+            StringBuilder::with_capacity(capacity, capacity * 8),
+            StringBuilder::with_capacity(capacity, capacity * 8),
+            capacity,
+        );
+        TagMapBuilder { builder, normalised: HashMap::new(), row_keys: Vec::new() }
+    }
+
+    /// The normalised form of a raw key (cached: the same few keys repeat on every row).
+    pub fn key(&mut self, raw: &str) -> &str {
+        if !self.normalised.contains_key(raw) {
+            self.normalised.insert(raw.to_owned(), tag_key(raw));
+        }
+        &self.normalised[raw]
+    }
+
+    /// Adds an entry under an already-normalised key; the first value of a key wins
+    /// (AWS merges colliding tag columns the same way).
+    pub fn push_normalised(&mut self, key: &str, value: &str) {
+        if value.is_empty() || self.row_keys.iter().any(|k| k == key) {
+            return;
+        }
+        self.row_keys.push(key.to_owned());
+        self.builder.keys().append_value(key);
+        self.builder.values().append_value(value);
+    }
+
+    pub fn push_raw(&mut self, raw_key: &str, value: &str) {
+        let key = self.key(raw_key).to_owned();
+        self.push_normalised(&key, value);
+    }
+
+    pub fn end_row(&mut self) {
+        self.row_keys.clear();
+        self.builder.append(true).expect("keys and values stay aligned");
+    }
+
+    pub fn finish(mut self) -> ArrayRef {
+        Arc::new(self.builder.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use curwatch_schema::columns::map_type;
+
+    #[test]
+    fn tag_maps_have_the_canonical_type_and_dedupe() {
+        let mut builder = TagMapBuilder::new(2);
+        builder.push_raw("user:CostCenter", "a");
+        builder.push_raw("user_cost_center", "b");
+        builder.end_row();
+        builder.end_row();
+        let array = builder.finish();
+        assert_eq!(array.data_type(), &map_type());
+        let map = arrow_array::cast::AsArray::as_map(array.as_ref());
+        assert_eq!(map.value(0).len(), 1, "colliding keys merge, first wins");
+        assert_eq!(map.value(1).len(), 0);
+    }
+}

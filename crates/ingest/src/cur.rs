@@ -1,0 +1,260 @@
+//! Legacy CUR and CUR 2.0 columns to the canonical schema.
+//!
+//! Both use the same snake_case names (legacy CSV headers are normalised to them on
+//! read); they differ only in where tags, cost categories and some product attributes live.
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use curwatch_schema::{BillingPeriod, ChargeClass, Money};
+
+use crate::canonical::{
+    CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array, text_column,
+};
+use crate::error::ErrorKind;
+use crate::format::ExportFormat;
+use crate::source::{MapColumn, RawBatch};
+
+const BILLING_PERIOD_START: &str = "bill_billing_period_start_date";
+const USAGE_START: &str = "line_item_usage_start_date";
+const USAGE_END: &str = "line_item_usage_end_date";
+const PAYER: &str = "bill_payer_account_id";
+const ACCOUNT: &str = "line_item_usage_account_id";
+const LINE_ITEM_TYPE: &str = "line_item_line_item_type";
+const PRODUCT_CODE: &str = "line_item_product_code";
+const PRODUCT_NAME: &str = "product_product_name";
+const REGION_CODE: &str = "product_region_code";
+const REGION: &str = "product_region";
+const USAGE_TYPE: &str = "line_item_usage_type";
+const OPERATION: &str = "line_item_operation";
+const RESOURCE_ID: &str = "line_item_resource_id";
+const USAGE_AMOUNT: &str = "line_item_usage_amount";
+const PRICING_UNIT: &str = "pricing_unit";
+const CURRENCY: &str = "line_item_currency_code";
+const UNBLENDED: &str = "line_item_unblended_cost";
+const NET_UNBLENDED: &str = "line_item_net_unblended_cost";
+const SP_EFFECTIVE: &str = "savings_plan_savings_plan_effective_cost";
+const SP_COMMITMENT: &str = "savings_plan_total_commitment_to_date";
+const SP_USED: &str = "savings_plan_used_commitment";
+const RI_EFFECTIVE: &str = "reservation_effective_cost";
+const RI_UNUSED_UPFRONT: &str = "reservation_unused_amortized_upfront_fee_for_billing_period";
+const RI_UNUSED_RECURRING: &str = "reservation_unused_recurring_fee";
+const RI_ARN: &str = "reservation_reservation_a_r_n";
+const TAG_MAP: &str = "resource_tags";
+const PRODUCT_MAP: &str = "product";
+const CATEGORY_MAP: &str = "cost_category";
+const LEGACY_TAG_PREFIX: &str = "resource_tags_";
+const LEGACY_CATEGORY_PREFIX: &str = "cost_category_";
+
+const REQUIRED: [&str; 6] = [BILLING_PERIOD_START, USAGE_START, ACCOUNT, LINE_ITEM_TYPE, PRODUCT_CODE, UNBLENDED];
+const OPTIONAL: [&str; 20] = [
+    USAGE_END,
+    PAYER,
+    PRODUCT_NAME,
+    REGION_CODE,
+    REGION,
+    USAGE_TYPE,
+    OPERATION,
+    RESOURCE_ID,
+    USAGE_AMOUNT,
+    PRICING_UNIT,
+    CURRENCY,
+    NET_UNBLENDED,
+    SP_EFFECTIVE,
+    SP_COMMITMENT,
+    SP_USED,
+    RI_EFFECTIVE,
+    RI_UNUSED_UPFRONT,
+    RI_UNUSED_RECURRING,
+    RI_ARN,
+    PRODUCT_MAP,
+];
+
+/// What to read from a CUR file and how to map it; decided once from the header.
+#[derive(Debug, Clone)]
+pub(crate) struct CurPlan {
+    format: ExportFormat,
+    /// Legacy: one column per tag, `resource_tags_user_team`.
+    tag_columns: Vec<String>,
+    category_columns: Vec<String>,
+    wanted: Vec<String>,
+}
+
+impl CurPlan {
+    pub fn new(format: ExportFormat, columns: &[String]) -> Result<Self, ErrorKind> {
+        for required in REQUIRED {
+            if !columns.iter().any(|c| c == required) {
+                return Err(ErrorKind::MissingColumn { format: format.label(), column: required.to_owned() });
+            }
+        }
+        let prefixed = |prefix: &str| -> Vec<String> {
+            columns.iter().filter(|c| c.starts_with(prefix) && c.len() > prefix.len()).cloned().collect()
+        };
+        let (tag_columns, category_columns) = match format {
+            ExportFormat::LegacyCur => (prefixed(LEGACY_TAG_PREFIX), prefixed(LEGACY_CATEGORY_PREFIX)),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let mut wanted: Vec<String> = REQUIRED.iter().chain(OPTIONAL.iter()).map(|s| (*s).to_owned()).collect();
+        wanted.extend([TAG_MAP.to_owned(), CATEGORY_MAP.to_owned()]);
+        wanted.extend(tag_columns.iter().cloned());
+        wanted.extend(category_columns.iter().cloned());
+        wanted.retain(|w| columns.contains(w));
+        Ok(CurPlan { format, tag_columns, category_columns, wanted })
+    }
+
+    /// The source columns this plan reads (all present in the file).
+    pub fn wanted(&self) -> &[String] {
+        &self.wanted
+    }
+
+    pub fn canonicalize(&self, raw: &RawBatch, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
+        let len = raw.len();
+        let required_text = |name: &str| raw.text(name).map(|t| t.expect("required column checked"));
+        let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
+        let usage_start = raw.timestamps(USAGE_START)?.expect("required");
+        let line_item_type = required_text(LINE_ITEM_TYPE)?;
+        let product_code = required_text(PRODUCT_CODE)?;
+        let unblended = raw.money(UNBLENDED)?.expect("required");
+
+        let mut billing_period = Vec::with_capacity(len);
+        let mut starts = Vec::with_capacity(len);
+        for row in 0..len {
+            let period = period_start[row]
+                .and_then(BillingPeriod::of_micros)
+                .ok_or_else(|| raw.required_missing(row, BILLING_PERIOD_START))?;
+            billing_period.push(period);
+            starts.push(usage_start[row].ok_or_else(|| raw.required_missing(row, USAGE_START))?);
+        }
+
+        let unblended: Vec<Money> = unblended.into_iter().map(Option::unwrap_or_default).collect();
+        let amortized = self.amortized(raw, &line_item_type, &unblended)?;
+        let charge_class = line_item_type
+            .iter()
+            .map(|t| ChargeClass::from_cur_line_item_type(t.unwrap_or_default()))
+            .collect();
+
+        let product_map = match raw.map(PRODUCT_MAP)? {
+            Some(map) if self.format == ExportFormat::Cur2 => Some(map),
+            _ => None,
+        };
+        let service_name = match raw.text(PRODUCT_NAME)? {
+            Some(names) => text_column(Some(&names), len),
+            None => product_attribute(raw, product_map.as_ref(), &["product_name"], len)?,
+        };
+        let region = match (raw.text(REGION_CODE)?, raw.text(REGION)?) {
+            (Some(codes), Some(regions)) => {
+                text_array(codes.iter().zip(regions.iter()).map(|(c, r)| c.filter(|c| !c.is_empty()).or(r)), len)
+            }
+            (Some(only), None) | (None, Some(only)) => text_column(Some(&only), len),
+            (None, None) => product_attribute(raw, product_map.as_ref(), &["region_code", "region"], len)?,
+        };
+        let services = text_array(product_code.iter().map(|c| Some(c.filter(|c| !c.is_empty()).unwrap_or("unknown"))), len);
+
+        CanonicalColumns {
+            billing_period,
+            usage_start: starts,
+            usage_end: raw.timestamps(USAGE_END)?.unwrap_or_else(|| vec![None; len]),
+            payer_account_id: text_column(raw.text(PAYER)?.as_ref(), len),
+            account_id: text_column(raw.text(ACCOUNT)?.as_ref(), len),
+            line_item_type: text_column(Some(&line_item_type), len),
+            charge_class,
+            provider: constant_text("AWS", len),
+            service: services,
+            service_name,
+            region,
+            usage_type: text_column(raw.text(USAGE_TYPE)?.as_ref(), len),
+            operation: text_column(raw.text(OPERATION)?.as_ref(), len),
+            resource_id: text_column(raw.text(RESOURCE_ID)?.as_ref(), len),
+            usage_amount: raw.float(USAGE_AMOUNT)?.unwrap_or_else(|| vec![None; len].into()),
+            pricing_unit: text_column(raw.text(PRICING_UNIT)?.as_ref(), len),
+            currency: text_column(raw.text(CURRENCY)?.as_ref(), len),
+            net_unblended_cost: raw.money(NET_UNBLENDED)?.unwrap_or_else(|| vec![None; len]),
+            unblended_cost: unblended,
+            amortized_cost: amortized,
+            tags: self.map_column(raw, TAG_MAP, &self.tag_columns, LEGACY_TAG_PREFIX)?,
+            cost_categories: self.map_column(raw, CATEGORY_MAP, &self.category_columns, LEGACY_CATEGORY_PREFIX)?,
+        }
+        .into_batch(ctx)
+    }
+
+    /// Amortised cost, by the Well-Architected CUR library's rule per line item type.
+    fn amortized(&self, raw: &RawBatch, types: &StringArray, unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
+        let sp_effective = raw.money(SP_EFFECTIVE)?;
+        let sp_commitment = raw.money(SP_COMMITMENT)?;
+        let sp_used = raw.money(SP_USED)?;
+        let ri_effective = raw.money(RI_EFFECTIVE)?;
+        let ri_upfront = raw.money(RI_UNUSED_UPFRONT)?;
+        let ri_recurring = raw.money(RI_UNUSED_RECURRING)?;
+        let ri_arn = raw.text(RI_ARN)?;
+        let at = |column: &Option<Vec<Option<Money>>>, row: usize| column.as_ref().and_then(|c| c[row]);
+        let mut out = Vec::with_capacity(unblended.len());
+        for (row, &cost) in unblended.iter().enumerate() {
+            let value = match types.is_valid(row).then(|| types.value(row)) {
+                Some("SavingsPlanCoveredUsage") => at(&sp_effective, row).unwrap_or(cost),
+                Some("SavingsPlanRecurringFee") => match (at(&sp_commitment, row), at(&sp_used, row)) {
+                    (Some(total), Some(used)) => total - used,
+                    _ => cost,
+                },
+                Some("SavingsPlanNegation" | "SavingsPlanUpfrontFee") => Money::ZERO,
+                Some("DiscountedUsage") => at(&ri_effective, row).unwrap_or(cost),
+                Some("RIFee") => match (at(&ri_upfront, row), at(&ri_recurring, row)) {
+                    (None, None) => cost,
+                    (upfront, recurring) => upfront.unwrap_or_default() + recurring.unwrap_or_default(),
+                },
+                Some("Fee") if ri_arn.as_ref().is_some_and(|a| a.is_valid(row) && !a.value(row).is_empty()) => {
+                    Money::ZERO
+                }
+                _ => cost,
+            };
+            out.push(value);
+        }
+        Ok(out)
+    }
+
+    /// Tags or cost categories: a CUR 2.0 map column, or legacy per-key columns.
+    fn map_column(
+        &self,
+        raw: &RawBatch,
+        map_name: &str,
+        legacy_columns: &[String],
+        legacy_prefix: &str,
+    ) -> Result<arrow_array::ArrayRef, ErrorKind> {
+        let len = raw.len();
+        let mut builder = TagMapBuilder::new(len);
+        if self.format == ExportFormat::Cur2 {
+            return map_from_source(raw, map_name);
+        }
+        {
+            let mut columns = Vec::with_capacity(legacy_columns.len());
+            for name in legacy_columns {
+                let key = builder.key(&name[legacy_prefix.len()..]).to_owned();
+                columns.push((key, raw.text(name)?.expect("listed from the header")));
+            }
+            for row in 0..len {
+                for (key, values) in &columns {
+                    if values.is_valid(row) {
+                        builder.push_normalised(key, values.value(row));
+                    }
+                }
+                builder.end_row();
+            }
+        }
+        Ok(builder.finish())
+    }
+}
+
+/// A product attribute that CUR 2.0 keeps inside the `product` map.
+fn product_attribute(
+    raw: &RawBatch,
+    map: Option<&MapColumn>,
+    keys: &[&str],
+    len: usize,
+) -> Result<arrow_array::ArrayRef, ErrorKind> {
+    let Some(map) = map else { return Ok(text_array(std::iter::repeat_n(None, len), len)) };
+    let mut entries = Vec::new();
+    let mut values: Vec<Option<String>> = Vec::with_capacity(len);
+    for row in 0..len {
+        raw.map_entries(map, PRODUCT_MAP, row, &mut entries)?;
+        let found = keys.iter().find_map(|k| entries.iter().find(|(key, _)| key == k)).map(|(_, v)| v.clone());
+        values.push(found);
+    }
+    Ok(text_array(values.iter().map(|v| v.as_deref()), len))
+}

@@ -1,0 +1,264 @@
+//! Deciding which files to read: the current manifest of each export and billing period,
+//! and loose files nobody manages.
+//!
+//! Discovery works on a listing of keys, so a local directory and an S3 prefix go through
+//! exactly the same rules. Stale assembly folders and old deliveries sit beside current
+//! ones in real buckets: only the current manifest's files are ever read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::SystemTime;
+
+use curwatch_schema::BillingPeriod;
+
+use crate::error::{ErrorKind, IngestError};
+use crate::manifest::{Manifest, ManifestKind, parse_manifest};
+
+/// One object of a listing, keyed relative to the listing root with `/` separators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    /// S3 ETag, or a size-and-mtime fingerprint for local files.
+    pub etag: Option<String>,
+}
+
+/// A set of files that is ingested (and replaced in the store) as one.
+#[derive(Debug, Clone)]
+pub struct DiscoveredUnit {
+    pub export_id: String,
+    /// Known from the manifest; `None` for loose files (rows say their own period).
+    pub billing_period: Option<BillingPeriod>,
+    /// The manifest key and its delivery id, when a manifest governs the unit.
+    pub manifest: Option<(String, String)>,
+    pub files: Vec<ObjectInfo>,
+}
+
+/// The outcome of discovery over one listing.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub units: Vec<DiscoveredUnit>,
+    /// Data files under a managed export that no current manifest lists (stale deliveries).
+    pub ignored: Vec<String>,
+}
+
+/// Plans the units of a listing. `read` fetches a manifest's bytes by key.
+pub fn plan_units(
+    listing: &[ObjectInfo],
+    mut read: impl FnMut(&str) -> Result<Vec<u8>, IngestError>,
+) -> Result<Discovery, IngestError> {
+    let by_key: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.key.as_str(), o)).collect();
+    let mut candidates: BTreeMap<(String, BillingPeriod), Vec<(Manifest, &ObjectInfo, bool)>> = BTreeMap::new();
+    let mut governed: Vec<String> = Vec::new();
+    for object in listing.iter().filter(|o| o.key.ends_with("-Manifest.json")) {
+        let bytes = read(&object.key)?;
+        let manifest = parse_manifest(&bytes, &object.key).map_err(|kind| IngestError::new(&object.key, kind))?;
+        let dir = parent(&object.key);
+        // A legacy manifest inside its own assembly folder is a historical copy.
+        let in_assembly = manifest.kind == ManifestKind::LegacyCur && file_name(dir) == manifest.delivery_id;
+        governed.push(match manifest.kind {
+            ManifestKind::LegacyCur if in_assembly => parent(dir).to_owned(),
+            ManifestKind::LegacyCur => dir.to_owned(),
+            // <export>/metadata/BILLING_PERIOD=…/ governs the whole export folder.
+            ManifestKind::DataExport => export_root(dir).to_owned(),
+        });
+        candidates
+            .entry((manifest.export_id.clone(), manifest.billing_period))
+            .or_default()
+            .push((manifest, object, in_assembly));
+    }
+
+    let mut discovery = Discovery::default();
+    let mut listed: HashMap<String, ()> = HashMap::new();
+    for ((export_id, period), mut found) in candidates {
+        // Current manifests first, then the most recently written.
+        found.sort_by_key(|(_, object, in_assembly)| (*in_assembly, std::cmp::Reverse(object.modified)));
+        let (manifest, object, _) = &found[0];
+        let mut files = Vec::with_capacity(manifest.files.len());
+        for key in &manifest.files {
+            let info = resolve(&by_key, key).ok_or_else(|| {
+                IngestError::new(
+                    &object.key,
+                    ErrorKind::ListedFileMissing { key: key.clone(), root: "the source".into() },
+                )
+            })?;
+            listed.insert(info.key.clone(), ());
+            files.push(info.clone());
+        }
+        discovery.units.push(DiscoveredUnit {
+            export_id,
+            billing_period: Some(period),
+            manifest: Some((object.key.clone(), manifest.delivery_id.clone())),
+            files,
+        });
+    }
+
+    for object in listing.iter().filter(|o| is_data_file(&o.key)) {
+        if listed.contains_key(&object.key) {
+            continue;
+        }
+        if governed.iter().any(|root| root.is_empty() || object.key.starts_with(&format!("{root}/"))) {
+            discovery.ignored.push(object.key.clone());
+            continue;
+        }
+        discovery.units.push(DiscoveredUnit {
+            export_id: loose_export_id(&object.key),
+            billing_period: None,
+            manifest: None,
+            files: vec![object.clone()],
+        });
+    }
+    Ok(discovery)
+}
+
+/// A manifest's key names the bucket path; the listing may be rooted below the bucket.
+/// Strip leading folders until the key is found.
+fn resolve<'a>(by_key: &HashMap<&str, &'a ObjectInfo>, key: &str) -> Option<&'a ObjectInfo> {
+    let mut rest = key.trim_start_matches('/');
+    loop {
+        if let Some(found) = by_key.get(rest) {
+            return Some(found);
+        }
+        rest = rest.split_once('/')?.1;
+    }
+}
+
+/// Loose files are their own export, named for the file: re-ingesting it replaces it.
+fn loose_export_id(key: &str) -> String {
+    let name = file_name(key);
+    let stem = name.split('.').next().unwrap_or(name);
+    format!("file:{stem}")
+}
+
+fn is_data_file(key: &str) -> bool {
+    let name = file_name(key);
+    if name.starts_with('.') || key.contains("cost_and_usage_data_status") {
+        return false;
+    }
+    [".csv", ".csv.gz", ".gz", ".parquet"].iter().any(|ext| name.ends_with(ext))
+}
+
+fn parent(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn file_name(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, name)| name)
+}
+
+fn export_root(dir: &str) -> &str {
+    match dir.rfind("/metadata/").or_else(|| dir.starts_with("metadata/").then_some(0)) {
+        Some(0) if dir.starts_with("metadata/") => "",
+        Some(pos) => &dir[..pos],
+        None => dir,
+    }
+}
+
+/// Lists a local directory (or a single file) as a source.
+pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, IngestError> {
+    let info = |path: &Path, key: String| -> Result<ObjectInfo, IngestError> {
+        let meta = std::fs::metadata(path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))?;
+        let modified = meta.modified().ok();
+        let stamp = modified.and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        Ok(ObjectInfo { key, size: meta.len(), modified, etag: Some(format!("{}-{stamp}", meta.len())) })
+    };
+    let meta = std::fs::metadata(root).map_err(|e| IngestError::new(root, ErrorKind::Io(e)))?;
+    if meta.is_file() {
+        return Ok(vec![info(root, root.file_name().unwrap_or_default().to_string_lossy().into_owned())?]);
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_owned();
+            IngestError::new(path, ErrorKind::Io(e.into()))
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(root).expect("walk stays under root");
+        let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        out.push(info(entry.path(), key)?);
+    }
+    Ok(out)
+}
+
+/// Discovery over a local directory tree laid out as AWS delivers to S3, or one file.
+pub fn discover_local(root: &Path) -> Result<Discovery, IngestError> {
+    let listing = list_local(root)?;
+    let base = if std::fs::metadata(root).map(|m| m.is_file()).unwrap_or(false) {
+        root.parent().unwrap_or(Path::new(".")).to_owned()
+    } else {
+        root.to_owned()
+    };
+    plan_units(&listing, |key| {
+        let path = base.join(key);
+        std::fs::read(&path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(key: &str, age: u64) -> ObjectInfo {
+        let modified = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 - age);
+        ObjectInfo { key: key.into(), size: 1, modified: Some(modified), etag: None }
+    }
+
+    fn legacy(assembly: &str, keys: &[&str]) -> Vec<u8> {
+        serde_json::json!({"assemblyId": assembly, "account": "1", "reportName": "r",
+            "billingPeriod": {"start": "20240101T000000.000Z"}, "reportKeys": keys})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn reads_only_the_current_assembly() {
+        let listing = vec![
+            obj("cur/r/20240101-20240201/r-Manifest.json", 0),
+            obj("cur/r/20240101-20240201/new/r-Manifest.json", 0),
+            obj("cur/r/20240101-20240201/new/r-1.csv.gz", 0),
+            obj("cur/r/20240101-20240201/old/r-Manifest.json", 50),
+            obj("cur/r/20240101-20240201/old/r-1.csv.gz", 50),
+            obj("loose.csv", 0),
+        ];
+        let discovery = plan_units(&listing, |key| {
+            Ok(if key.contains("/old/") {
+                legacy("old", &["bucketprefix/cur/r/20240101-20240201/old/r-1.csv.gz"])
+            } else {
+                legacy("new", &["bucketprefix/cur/r/20240101-20240201/new/r-1.csv.gz"])
+            })
+        })
+        .unwrap();
+        assert_eq!(discovery.units.len(), 2);
+        let unit = &discovery.units[0];
+        assert_eq!(unit.export_id, "cur:1:r");
+        assert_eq!(unit.manifest.as_ref().unwrap().1, "new");
+        assert_eq!(unit.files[0].key, "cur/r/20240101-20240201/new/r-1.csv.gz");
+        assert_eq!(discovery.units[1].export_id, "file:loose");
+        assert_eq!(discovery.ignored, vec!["cur/r/20240101-20240201/old/r-1.csv.gz"]);
+    }
+
+    #[test]
+    fn a_listed_file_that_is_missing_is_an_error() {
+        let listing = vec![obj("r/20240101-20240201/r-Manifest.json", 0)];
+        let err = plan_units(&listing, |_| Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))).unwrap_err();
+        assert!(err.to_string().contains("r-Manifest.json") && err.to_string().contains("a/r-1.csv.gz"), "{err}");
+    }
+
+    #[test]
+    fn data_export_manifests_govern_their_export_folder() {
+        let listing = vec![
+            obj("e/metadata/BILLING_PERIOD=2024-01/e-Manifest.json", 0),
+            obj("e/data/BILLING_PERIOD=2024-01/e-00001.snappy.parquet", 0),
+            obj("e/data/BILLING_PERIOD=2024-01/e-00002.snappy.parquet", 0),
+        ];
+        let manifest = serde_json::json!({"executionId": "x", "exportName": "e",
+            "dataFiles": ["s3://b/e/data/BILLING_PERIOD=2024-01/e-00002.snappy.parquet"]});
+        let discovery = plan_units(&listing, |_| Ok(manifest.to_string().into_bytes())).unwrap();
+        assert_eq!(discovery.units.len(), 1);
+        assert_eq!(discovery.units[0].files.len(), 1);
+        assert_eq!(discovery.ignored, vec!["e/data/BILLING_PERIOD=2024-01/e-00001.snappy.parquet"]);
+    }
+}

@@ -1,0 +1,271 @@
+//! Opening one export file and streaming it as canonical batches.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use curwatch_schema::naming::aws_column_name;
+use flate2::read::MultiGzDecoder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+
+use crate::canonical::FileContext;
+use crate::error::{ErrorKind, IngestError, Location};
+use crate::format::ExportFormat;
+use crate::plan::Plan;
+use crate::source::{Locations, RawBatch};
+
+/// Rows per batch: large enough to amortise per-batch work, small enough to keep memory flat.
+pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// How the bytes of an export file are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Parquet,
+    Csv,
+    GzipCsv,
+}
+
+impl Encoding {
+    /// From the first bytes of a file.
+    pub fn sniff(head: &[u8]) -> Result<Self, ErrorKind> {
+        match head {
+            [] => Err(ErrorKind::Empty),
+            [b'P', b'A', b'R', b'1', ..] => Ok(Encoding::Parquet),
+            [0x1f, 0x8b, ..] => Ok(Encoding::GzipCsv),
+            [b'P', b'K', 3, 4, ..] => Err(ErrorKind::Unsupported(
+                "ZIP-compressed reports are not read; set the report's compression to GZIP or Parquet".into(),
+            )),
+            _ => Ok(Encoding::Csv),
+        }
+    }
+}
+
+/// A stream of canonical batches from one file.
+pub struct FileReader {
+    path: PathBuf,
+    format: ExportFormat,
+    encoding: Encoding,
+    plan: Plan,
+    ctx: FileContext,
+    raw: Box<dyn Iterator<Item = Result<RawBatch, ErrorKind>> + Send>,
+}
+
+impl FileReader {
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+}
+
+impl Iterator for FileReader {
+    type Item = Result<RecordBatch, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raw.next()?;
+        Some(
+            raw.and_then(|raw| self.plan.canonicalize(&raw, &self.ctx))
+                .map_err(|kind| IngestError::new(&self.path, kind)),
+        )
+    }
+}
+
+/// Opens an export file on disk, detecting its encoding and format.
+pub fn open_file(path: &Path, ctx: FileContext) -> Result<FileReader, IngestError> {
+    let err = |kind| IngestError::new(path, kind);
+    let mut file = File::open(path).map_err(|e| err(ErrorKind::Io(e)))?;
+    let mut head = [0u8; 4];
+    let read = read_up_to(&mut file, &mut head).map_err(|e| err(ErrorKind::Io(e)))?;
+    let encoding = Encoding::sniff(&head[..read]).map_err(err)?;
+    let file = File::open(path).map_err(|e| err(ErrorKind::Io(e)))?;
+    match encoding {
+        Encoding::Parquet => open_parquet(path, file, ctx),
+        Encoding::Csv | Encoding::GzipCsv => open_csv_stream(path, Box::new(file), encoding, ctx),
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader, IngestError> {
+    let err = |kind| IngestError::new(path, kind);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
+    let columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let (format, plan) = Plan::for_columns(&columns).map_err(err)?;
+    let roots: Vec<usize> = plan.wanted().iter().filter_map(|w| columns.iter().position(|c| c == w)).collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
+    Ok(FileReader {
+        path: path.to_owned(),
+        format,
+        encoding: Encoding::Parquet,
+        plan,
+        ctx,
+        raw: Box::new(ParquetBatches { reader, next_row: 1 }),
+    })
+}
+
+struct ParquetBatches {
+    reader: ParquetRecordBatchReader,
+    next_row: u64,
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RawBatch, ErrorKind>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.reader.next()? {
+            Ok(batch) => batch,
+            Err(e) => {
+                return Some(Err(ErrorKind::Parquet(format!("reading from row {}: {e}", self.next_row))));
+            }
+        };
+        let first = self.next_row;
+        self.next_row += batch.num_rows() as u64;
+        Some(Ok(RawBatch { batch, locations: Locations::FirstRow(first) }))
+    }
+}
+
+/// Opens CSV text (plain or gzip) from any byte stream, such as an S3 object body.
+pub fn open_csv_stream(
+    path: &Path,
+    stream: Box<dyn Read + Send>,
+    encoding: Encoding,
+    ctx: FileContext,
+) -> Result<FileReader, IngestError> {
+    let err = |kind| IngestError::new(path, kind);
+    let gzip = encoding == Encoding::GzipCsv;
+    let decoded: Box<dyn Read + Send> = if gzip {
+        Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, stream)))
+    } else {
+        stream
+    };
+    let mut reader = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_reader(decoded);
+    let header = reader.byte_headers().map_err(|e| err(csv_error(e, gzip)))?.clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(err(ErrorKind::Empty));
+    }
+    let mut columns = Vec::with_capacity(header.len());
+    for (i, raw) in header.iter().enumerate() {
+        let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+        let name = std::str::from_utf8(raw).map_err(|_| err(ErrorKind::NotUtf8 { location: Location::Line(1) }))?;
+        // Legacy CUR headers are `category/Name`; bring them to the Athena names Parquet uses.
+        columns.push(if name.contains('/') { aws_column_name(name) } else { name.trim().to_owned() });
+    }
+    let (format, plan) = Plan::for_columns(&columns).map_err(err)?;
+    let slots: Vec<usize> = plan.wanted().iter().filter_map(|w| columns.iter().position(|c| c == w)).collect();
+    let schema = Arc::new(Schema::new(
+        plan.wanted().iter().map(|name| Field::new(name, DataType::Utf8, true)).collect::<Vec<_>>(),
+    ));
+    let batches = CsvBatches {
+        reader,
+        slots,
+        schema,
+        // FOCUS CSVs in the wild spell null as the literal NULL.
+        null_literal: format == ExportFormat::Focus,
+        gzip,
+        done: false,
+    };
+    Ok(FileReader { path: path.to_owned(), format, encoding, plan, ctx, raw: Box::new(batches) })
+}
+
+struct CsvBatches {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    /// Source column index of each wanted column, in plan order.
+    slots: Vec<usize>,
+    schema: Arc<Schema>,
+    null_literal: bool,
+    gzip: bool,
+    done: bool,
+}
+
+impl CsvBatches {
+    fn read_batch(&mut self) -> Result<Option<RawBatch>, ErrorKind> {
+        let mut builders: Vec<StringBuilder> =
+            self.slots.iter().map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)).collect();
+        let mut lines = Vec::with_capacity(BATCH_ROWS);
+        let mut record = csv::ByteRecord::new();
+        while lines.len() < BATCH_ROWS {
+            if !self.reader.read_byte_record(&mut record).map_err(|e| csv_error(e, self.gzip))? {
+                self.done = true;
+                break;
+            }
+            let line = record.position().map_or(0, csv::Position::line);
+            for (builder, &slot) in builders.iter_mut().zip(&self.slots) {
+                let bytes = record.get(slot).unwrap_or_default();
+                if bytes.is_empty() || (self.null_literal && bytes == b"NULL") {
+                    builder.append_null();
+                    continue;
+                }
+                let text = simdutf8::basic::from_utf8(bytes)
+                    .map_err(|_| ErrorKind::NotUtf8 { location: Location::Line(line) })?;
+                builder.append_value(text);
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).expect("one builder per field");
+        Ok(Some(RawBatch { batch, locations: Locations::Lines(lines) }))
+    }
+}
+
+impl Iterator for CsvBatches {
+    type Item = Result<RawBatch, ErrorKind>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.read_batch() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn csv_error(error: csv::Error, gzip: bool) -> ErrorKind {
+    let line = error.position().map_or(0, csv::Position::line);
+    match error.into_kind() {
+        csv::ErrorKind::Io(io) if gzip && is_truncation(&io) => ErrorKind::TruncatedGzip,
+        csv::ErrorKind::Io(io) if gzip => ErrorKind::Unsupported(format!("gzip data is corrupt: {io}")),
+        csv::ErrorKind::Io(io) => ErrorKind::Io(io),
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            ErrorKind::NotUtf8 { location: Location::Line(pos.map_or(line, |p| p.line())) }
+        }
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => ErrorKind::Csv {
+            location: Location::Line(pos.map_or(line, |p| p.line())),
+            message: format!("the row has {len} fields but the header has {expected_len}"),
+        },
+        other => ErrorKind::Csv { location: Location::Line(line), message: format!("{other:?}") },
+    }
+}
+
+fn is_truncation(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::UnexpectedEof || error.to_string().contains("unexpected end")
+}

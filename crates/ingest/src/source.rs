@@ -1,0 +1,269 @@
+//! Typed access to the columns of a raw batch, whatever Arrow type the file used.
+//!
+//! CSV readers hand over text columns and Parquet readers typed ones; each accessor
+//! accepts every encoding exports are seen with and names the row of a bad value.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, Float64Array, MapArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, TimeUnit};
+use curwatch_schema::Money;
+
+use crate::error::{ErrorKind, Location};
+use crate::timestamp::parse_timestamp_micros;
+
+/// Where the rows of a raw batch came from, for error messages.
+#[derive(Debug, Clone)]
+pub(crate) enum Locations {
+    /// CSV: the 1-based line each row starts on.
+    Lines(Vec<u64>),
+    /// Parquet: the 1-based number of the batch's first row.
+    FirstRow(u64),
+}
+
+/// A batch as read from the file, columns under their normalised names.
+pub(crate) struct RawBatch {
+    pub batch: RecordBatch,
+    pub locations: Locations,
+}
+
+/// A map-valued column: a real Arrow map or JSON object text (CSV, some FOCUS files).
+pub(crate) enum MapColumn {
+    Map(MapArray),
+    Json(StringArray),
+}
+
+impl RawBatch {
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    pub fn location(&self, row: usize) -> Location {
+        match &self.locations {
+            Locations::Lines(lines) => Location::Line(lines[row]),
+            Locations::FirstRow(first) => Location::Row(first + row as u64),
+        }
+    }
+
+    fn column(&self, name: &str) -> Option<&ArrayRef> {
+        self.batch.column_by_name(name)
+    }
+
+    /// A required value that is empty on this row.
+    pub fn required_missing(&self, row: usize, column: &str) -> ErrorKind {
+        self.bad_value(row, column, "empty, but every line item needs it".to_owned())
+    }
+
+    fn bad_value(&self, row: usize, column: &str, problem: String) -> ErrorKind {
+        ErrorKind::BadValue { location: self.location(row), column: column.to_owned(), problem }
+    }
+
+    /// A text column as plain UTF-8; `None` when the file lacks it.
+    pub fn text(&self, name: &str) -> Result<Option<StringArray>, ErrorKind> {
+        let Some(array) = self.column(name) else { return Ok(None) };
+        let is_text = match array.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+            DataType::Dictionary(_, value) => {
+                matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            }
+            // An all-null column (a tag nobody set) reads fine as text.
+            DataType::Null => true,
+            _ => false,
+        };
+        if !is_text {
+            return Err(wrong_type(name, array, "text"));
+        }
+        let cast = arrow_cast::cast(array, &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
+        Ok(Some(cast.as_string::<i32>().clone()))
+    }
+
+    /// A money column as exact amounts.
+    pub fn money(&self, name: &str) -> Result<Option<Vec<Option<Money>>>, ErrorKind> {
+        let Some(array) = self.column(name) else { return Ok(None) };
+        let values = match array.data_type() {
+            DataType::Float64 | DataType::Float32 | DataType::Float16 => {
+                let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
+                let floats = floats.as_primitive::<Float64Type>();
+                let mut out = Vec::with_capacity(floats.len());
+                for (row, value) in floats.iter().enumerate() {
+                    out.push(match value {
+                        None => None,
+                        Some(v) => Some(
+                            Money::from_f64(v)
+                                .ok_or_else(|| self.bad_value(row, name, format!("cost is {v}, not a number")))?,
+                        ),
+                    });
+                }
+                out
+            }
+            DataType::Decimal128(_, scale) => {
+                let scale = *scale;
+                array.as_primitive::<Decimal128Type>().iter().map(|v| v.map(|v| Money::from_scaled(v, scale))).collect()
+            }
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt32 => {
+                let ints = arrow_cast::cast(array, &DataType::Int64).map_err(|e| wrong_type_msg(name, e))?;
+                ints.as_primitive::<Int64Type>().iter().map(|v| v.map(|v| Money::from_scaled(i128::from(v), 0))).collect()
+            }
+            _ => {
+                let text = self.text(name).map_err(|_| wrong_type(name, array, "a number"))?.expect("present");
+                let mut out = Vec::with_capacity(text.len());
+                for (row, value) in text.iter().enumerate() {
+                    out.push(match value {
+                        None | Some("") => None,
+                        Some(v) => Some(v.parse::<Money>().map_err(|_| {
+                            self.bad_value(row, name, format!("`{}` is not a number", clip(v)))
+                        })?),
+                    });
+                }
+                out
+            }
+        };
+        Ok(Some(values))
+    }
+
+    /// A quantity column as floats.
+    pub fn float(&self, name: &str) -> Result<Option<Float64Array>, ErrorKind> {
+        let Some(array) = self.column(name) else { return Ok(None) };
+        match array.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+                let text = self.text(name)?.expect("present");
+                let mut out = Vec::with_capacity(text.len());
+                for (row, value) in text.iter().enumerate() {
+                    out.push(match value {
+                        None | Some("") => None,
+                        Some(v) => Some(v.trim().parse::<f64>().map_err(|_| {
+                            self.bad_value(row, name, format!("`{}` is not a number", clip(v)))
+                        })?),
+                    });
+                }
+                Ok(Some(Float64Array::from(out)))
+            }
+            DataType::Boolean | DataType::Binary | DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _) => {
+                Err(wrong_type(name, array, "a number"))
+            }
+            _ => {
+                let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
+                Ok(Some(floats.as_primitive::<Float64Type>().clone()))
+            }
+        }
+    }
+
+    /// A timestamp column as UTC microseconds.
+    pub fn timestamps(&self, name: &str) -> Result<Option<Vec<Option<i64>>>, ErrorKind> {
+        let Some(array) = self.column(name) else { return Ok(None) };
+        match array.data_type() {
+            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+                let target = DataType::Timestamp(TimeUnit::Microsecond, None);
+                let micros = arrow_cast::cast(array, &target).map_err(|e| wrong_type_msg(name, e))?;
+                Ok(Some(micros.as_primitive::<TimestampMicrosecondType>().iter().collect()))
+            }
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+                let text = self.text(name)?.expect("present");
+                let mut out = Vec::with_capacity(text.len());
+                let mut last: Option<(&str, i64)> = None;
+                for (row, value) in text.iter().enumerate() {
+                    out.push(match value {
+                        None | Some("") => None,
+                        Some(v) => {
+                            // Consecutive rows usually share a timestamp; skip re-parsing it.
+                            if let Some((_, micros)) = last.filter(|(prev, _)| *prev == v) {
+                                Some(micros)
+                            } else {
+                                let micros = parse_timestamp_micros(v).ok_or_else(|| {
+                                    self.bad_value(row, name, format!("`{}` is not a timestamp", clip(v)))
+                                })?;
+                                last = Some((v, micros));
+                                Some(micros)
+                            }
+                        }
+                    });
+                }
+                Ok(Some(out))
+            }
+            _ => Err(wrong_type(name, array, "a timestamp")),
+        }
+    }
+
+    /// A map column: Arrow map of text, or JSON object text.
+    pub fn map(&self, name: &str) -> Result<Option<MapColumn>, ErrorKind> {
+        let Some(array) = self.column(name) else { return Ok(None) };
+        match array.data_type() {
+            DataType::Map(_, _) => Ok(Some(MapColumn::Map(array.as_map().clone()))),
+            _ => match self.text(name) {
+                Ok(Some(text)) => Ok(Some(MapColumn::Json(text))),
+                Ok(None) => Ok(None),
+                Err(_) => Err(wrong_type(name, array, "a map or JSON object text")),
+            },
+        }
+    }
+
+    /// Reads one row of a map column into `(key, value)` pairs.
+    pub fn map_entries(
+        &self,
+        column: &MapColumn,
+        name: &str,
+        row: usize,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), ErrorKind> {
+        out.clear();
+        match column {
+            MapColumn::Map(map) => {
+                if map.is_null(row) {
+                    return Ok(());
+                }
+                let entries = map.value(row);
+                let keys = arrow_cast::cast(entries.column(0), &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
+                let values = arrow_cast::cast(entries.column(1), &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
+                let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+                for i in 0..keys.len() {
+                    if keys.is_valid(i) && values.is_valid(i) && !values.value(i).is_empty() {
+                        out.push((keys.value(i).to_owned(), values.value(i).to_owned()));
+                    }
+                }
+            }
+            MapColumn::Json(text) => {
+                if text.is_null(row) {
+                    return Ok(());
+                }
+                let raw = text.value(row).trim();
+                if raw.is_empty() || raw == "{}" {
+                    return Ok(());
+                }
+                let parsed: serde_json::Value = serde_json::from_str(raw)
+                    .map_err(|e| self.bad_value(row, name, format!("not a JSON object ({e})")))?;
+                let serde_json::Value::Object(object) = parsed else {
+                    return Err(self.bad_value(row, name, "not a JSON object".to_owned()));
+                };
+                for (key, value) in object {
+                    let value = match value {
+                        serde_json::Value::Null => continue,
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    if !value.is_empty() {
+                        out.push((key, value));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn wrong_type(name: &str, array: &ArrayRef, expected: &'static str) -> ErrorKind {
+    ErrorKind::WrongType { column: name.to_owned(), found: array.data_type().to_string(), expected }
+}
+
+fn wrong_type_msg(name: &str, err: arrow_schema::ArrowError) -> ErrorKind {
+    ErrorKind::WrongType { column: name.to_owned(), found: err.to_string(), expected: "a supported type" }
+}
+
+/// Keeps quoted bad values short in messages.
+pub(crate) fn clip(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
+}
