@@ -1,1 +1,10 @@
-//! placeholder
+//! Reports over the store: cost grouped by any dimensions, exactly summed, rendered as a
+//! terminal table, CSV, JSON or Markdown.
+
+mod aggregate;
+mod dimension;
+pub mod render;
+
+pub use aggregate::{Metric, Report, ReportError, ReportRequest, ReportRow, run_report};
+pub use dimension::Dimension;
+pub use render::{Cell, OutputFormat, Table};

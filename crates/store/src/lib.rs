@@ -1,1 +1,64 @@
-//! placeholder
+//! The curwatch store: canonical line items as Parquet partitioned by billing period and
+//! export, plus small state files. It is the contract between ingestion and everything
+//! downstream; `docs/schema.md` describes it for users and other tools.
+//!
+//! ```text
+//! <store>/line_items/billing_period=2024-01/<export-slug>.parquet
+//! <store>/state/partitions.json      current partitions: source, delivery, rows, totals
+//! <store>/state/ingest-log.jsonl     every commit, append-only
+//! ```
+//!
+//! A partition is replaced by writing it in full to a staging folder and renaming it over
+//! the old file, so readers and crashes only ever see the old or the new partition.
+
+mod error;
+mod layout;
+mod scan;
+mod state;
+mod writer;
+
+pub use error::StoreError;
+pub use layout::export_slug;
+pub use scan::{PeriodRange, Scan};
+pub use state::{PartitionRecord, SourceFileRecord};
+pub use writer::{UnitSource, UnitWriter};
+
+use std::path::{Path, PathBuf};
+
+use curwatch_schema::BillingPeriod;
+
+/// A store rooted at a directory (which need not exist until the first commit).
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Starts writing one ingest unit (an export's files for one delivery).
+    pub fn begin_unit(&self, source: UnitSource) -> Result<UnitWriter, StoreError> {
+        UnitWriter::begin(self, source)
+    }
+
+    /// The partitions the store holds, as recorded at their last commit.
+    pub fn partitions(&self) -> Result<Vec<PartitionRecord>, StoreError> {
+        state::read_partitions(&self.root)
+    }
+
+    /// Streams canonical batches with only `columns`, from partitions in `periods`.
+    pub fn scan(&self, columns: &[&str], periods: PeriodRange) -> Result<Scan, StoreError> {
+        Scan::open(&self.root, columns, periods)
+    }
+
+    /// Billing periods that have data, oldest first.
+    pub fn periods(&self) -> Result<Vec<BillingPeriod>, StoreError> {
+        layout::periods(&self.root)
+    }
+}

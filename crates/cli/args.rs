@@ -1,0 +1,134 @@
+//! Command-line interface definitions.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use curwatch_report::{Metric, OutputFormat};
+use curwatch_schema::BillingPeriod;
+
+#[derive(Parser)]
+#[command(
+    name = "curwatch",
+    version,
+    about = "Turn AWS Cost and Usage Reports into answers: where API Gateway spend goes and what changed.",
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 failure (bad input, partial ingest, unreadable store), 2 usage error.\n\
+                  Docs: docs/user-guide.md"
+)]
+pub(crate) struct Cli {
+    /// The curwatch store (canonical Parquet and state files).
+    #[arg(long, global = true, env = "CURWATCH_STORE", default_value = "./curwatch-data")]
+    pub store: PathBuf,
+
+    /// Print results only: no progress or notes on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Read billing exports from a directory or file into the store.
+    ///
+    /// Each export's current manifest decides which files are read; stale assembly
+    /// folders are ignored. Re-ingesting a billing period replaces it atomically.
+    Ingest(IngestArgs),
+    /// Sum cost from the store, grouped by any dimensions.
+    Report(ReportArgs),
+    /// Generate realistic, seeded billing exports with a truth file of their totals.
+    Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct IngestArgs {
+    /// Directories or files holding exports (legacy CUR, CUR 2.0, FOCUS; Parquet or CSV/CSV.gz).
+    #[arg(required = true)]
+    pub sources: Vec<PathBuf>,
+
+    /// Output format of the ingest summary.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub(crate) struct ReportArgs {
+    /// Dimensions to group by, comma-separated: billing_period, day, account, payer, service,
+    /// service_name, region, usage_type, operation, line_item_type, charge_class, resource_id,
+    /// pricing_unit, provider, export, tag:<key>, cost_category:<key>.
+    #[arg(long, default_value = "billing_period,service")]
+    pub by: String,
+
+    /// Only this billing period (YYYY-MM).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub month: Option<BillingPeriod>,
+
+    /// First usage day to include (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+
+    /// Last usage day to include (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+
+    /// Only this service's product code, e.g. AmazonApiGateway.
+    #[arg(long)]
+    pub service: Option<String>,
+
+    /// Which cost to sum: unblended, net (after discounts) or amortized.
+    #[arg(long, default_value = "unblended", value_parser = parse_metric)]
+    pub metric: Metric,
+
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub(crate) struct SynthArgs {
+    /// Folder to write the exports into (laid out as AWS delivers to S3).
+    #[arg(long)]
+    pub out: PathBuf,
+
+    /// Layouts to write: legacy-csv, legacy-parquet, cur2-parquet, cur2-csv, focus-parquet, focus-csv, or all.
+    #[arg(long, default_value = "all")]
+    pub layouts: String,
+
+    /// Seed: the same seed and options write the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// First billing period.
+    #[arg(long, default_value = "2024-01")]
+    pub start: BillingPeriod,
+
+    /// Number of months.
+    #[arg(long, default_value_t = 2)]
+    pub months: u32,
+
+    /// Approximate line items per month and layout.
+    #[arg(long, default_value_t = 20_000)]
+    pub lines: u64,
+
+    /// Hourly line items (as large CURs are) instead of daily.
+    #[arg(long)]
+    pub hourly: bool,
+
+    /// Total columns per row, padded with realistic product and pricing attributes.
+    #[arg(long, default_value_t = 110)]
+    pub width: usize,
+
+    /// Line items per data file before a new file is started.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub lines_per_file: u64,
+}
+
+fn parse_format(text: &str) -> Result<OutputFormat, String> {
+    text.parse()
+}
+
+fn parse_metric(text: &str) -> Result<Metric, String> {
+    text.parse()
+}

@@ -1,0 +1,18 @@
+//! Process exit codes (documented in docs/user-guide.md).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitStatus {
+    /// Everything asked was done.
+    Success,
+    /// Something failed: bad input, an unreadable store, a partial ingest.
+    Failure,
+}
+
+impl ExitStatus {
+    pub(crate) fn code(self) -> i32 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+        }
+    }
+}

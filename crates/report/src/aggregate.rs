@@ -1,0 +1,264 @@
+//! Streaming group-by over the store with exact sums.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int32Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use chrono::{DateTime, NaiveDate};
+use curwatch_schema::columns::{AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START};
+use curwatch_schema::Money;
+use curwatch_store::{PeriodRange, Store, StoreError};
+
+use crate::dimension::Dimension;
+use crate::render::{Cell, Table};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Which cost a report sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Metric {
+    /// What was billed before discounts and commitment amortisation.
+    #[default]
+    Unblended,
+    /// Unblended after discounts; equals unblended where the export has no net column.
+    Net,
+    /// Effective cost with reservations and savings plans spread over the usage they cover.
+    Amortized,
+}
+
+impl FromStr for Metric {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "unblended" => Ok(Metric::Unblended),
+            "net" => Ok(Metric::Net),
+            "amortized" | "amortised" => Ok(Metric::Amortized),
+            other => Err(format!("unknown metric `{other}`; choose unblended, net or amortized")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportRequest {
+    pub dimensions: Vec<Dimension>,
+    pub periods: PeriodRange,
+    /// Usage days, inclusive at both ends.
+    pub from_day: Option<NaiveDate>,
+    pub to_day: Option<NaiveDate>,
+    /// Product code, e.g. `AmazonApiGateway`.
+    pub service: Option<String>,
+    pub metric: Metric,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub keys: Vec<Option<String>>,
+    pub cost: Money,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub dimensions: Vec<Dimension>,
+    pub rows: Vec<ReportRow>,
+    pub total: Money,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store has a column of an unexpected type: {0}")]
+    Schema(String),
+}
+
+impl Report {
+    pub fn to_table(&self) -> Table {
+        let mut headers: Vec<String> = self.dimensions.iter().map(ToString::to_string).collect();
+        headers.push("cost".to_owned());
+        let rows = self
+            .rows
+            .iter()
+            .map(|row| row.keys.iter().cloned().map(Cell::Text).chain([Cell::Money(row.cost)]).collect())
+            .collect();
+        let mut total: Vec<Cell> = self.dimensions.iter().map(|_| Cell::Text(Some(String::new()))).collect();
+        if let Some(first) = total.first_mut() {
+            *first = Cell::Text(Some("total".into()));
+        }
+        total.push(Cell::Money(self.total));
+        Table { headers, rows, total: Some(total) }
+    }
+}
+
+/// Distinct values of one dimension, numbered.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Option<String>, u32>,
+    values: Vec<Option<String>>,
+}
+
+impl Interner {
+    fn id(&mut self, value: Option<&str>) -> u32 {
+        if let Some(&id) = self.ids.get(&value.map(str::to_owned)) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.map(str::to_owned));
+        self.ids.insert(value.map(str::to_owned), id);
+        id
+    }
+}
+
+pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, ReportError> {
+    let mut columns: Vec<&str> = request.dimensions.iter().map(Dimension::column).collect();
+    columns.push(UNBLENDED_COST);
+    match request.metric {
+        Metric::Net => columns.push(NET_UNBLENDED_COST),
+        Metric::Amortized => columns.push(AMORTIZED_COST),
+        Metric::Unblended => {}
+    }
+    if request.service.is_some() {
+        columns.push(SERVICE);
+    }
+    if request.from_day.is_some() || request.to_day.is_some() {
+        columns.push(USAGE_START);
+    }
+    columns.sort_unstable();
+    columns.dedup();
+
+    let mut interners: Vec<Interner> = request.dimensions.iter().map(|_| Interner::default()).collect();
+    let mut groups: HashMap<Box<[u32]>, i128> = HashMap::new();
+    let width = request.dimensions.len();
+    for batch in store.scan(&columns, request.periods)? {
+        let batch = batch?;
+        let keep = row_filter(&batch, request)?;
+        let costs = metric_costs(&batch, request.metric)?;
+        let ids: Vec<Vec<u32>> = request
+            .dimensions
+            .iter()
+            .zip(interners.iter_mut())
+            .map(|(dim, interner)| dimension_ids(&batch, dim, interner))
+            .collect::<Result<_, _>>()?;
+        let mut key = vec![0u32; width];
+        for row in 0..batch.num_rows() {
+            if !keep.as_ref().is_none_or(|k| k[row]) {
+                continue;
+            }
+            for (slot, dim_ids) in key.iter_mut().zip(&ids) {
+                *slot = dim_ids[row];
+            }
+            match groups.get_mut(key.as_slice()) {
+                Some(sum) => *sum += costs[row],
+                None => {
+                    groups.insert(key.clone().into_boxed_slice(), costs[row]);
+                }
+            }
+        }
+    }
+
+    let mut rows: Vec<ReportRow> = groups
+        .into_iter()
+        .map(|(key, units)| ReportRow {
+            keys: key.iter().zip(&interners).map(|(id, interner)| interner.values[*id as usize].clone()).collect(),
+            cost: Money::from_units(units),
+        })
+        .collect();
+    rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys)));
+    let total = rows.iter().map(|r| r.cost).sum();
+    Ok(Report { dimensions: request.dimensions.clone(), rows, total })
+}
+
+fn schema_error(column: &str) -> ReportError {
+    ReportError::Schema(column.to_owned())
+}
+
+/// Per-row cost of the chosen metric, in money units.
+fn metric_costs(batch: &RecordBatch, metric: Metric) -> Result<Vec<i128>, ReportError> {
+    let decimals = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Decimal128Type>())
+            .ok_or_else(|| schema_error(name))
+    };
+    let unblended = decimals(UNBLENDED_COST)?;
+    Ok(match metric {
+        Metric::Unblended => unblended.iter().map(Option::unwrap_or_default).collect(),
+        Metric::Amortized => decimals(AMORTIZED_COST)?.iter().map(Option::unwrap_or_default).collect(),
+        Metric::Net => {
+            let net = decimals(NET_UNBLENDED_COST)?;
+            net.iter().zip(unblended.iter()).map(|(n, u)| n.or(u).unwrap_or_default()).collect()
+        }
+    })
+}
+
+fn row_filter(batch: &RecordBatch, request: &ReportRequest) -> Result<Option<Vec<bool>>, ReportError> {
+    let mut keep: Option<Vec<bool>> = None;
+    if let Some(service) = &request.service {
+        let column = batch.column_by_name(SERVICE).ok_or_else(|| schema_error(SERVICE))?;
+        let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(SERVICE))?;
+        let values = dict.values().as_string::<i32>();
+        let matches: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| v.eq_ignore_ascii_case(service))).collect();
+        keep = Some(dict.keys().iter().map(|k| k.is_some_and(|k| matches[k as usize])).collect());
+    }
+    if request.from_day.is_some() || request.to_day.is_some() {
+        let starts = batch
+            .column_by_name(USAGE_START)
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(|| schema_error(USAGE_START))?;
+        let day_micros = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
+        let from = request.from_day.map_or(i64::MIN, day_micros);
+        let to = request.to_day.map_or(i64::MAX, |d| day_micros(d) + MICROS_PER_DAY);
+        let in_range: Vec<bool> = starts.iter().map(|s| s.is_some_and(|s| s >= from && s < to)).collect();
+        keep = Some(match keep {
+            Some(k) => k.iter().zip(in_range).map(|(a, b)| *a && b).collect(),
+            None => in_range,
+        });
+    }
+    Ok(keep)
+}
+
+fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) -> Result<Vec<u32>, ReportError> {
+    let column = batch.column_by_name(dim.column()).ok_or_else(|| schema_error(dim.column()))?;
+    match dim {
+        Dimension::Day => {
+            let starts = column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;
+            let mut cache: HashMap<i64, u32> = HashMap::new();
+            Ok(starts
+                .iter()
+                .map(|s| {
+                    let day = s.unwrap_or_default().div_euclid(MICROS_PER_DAY);
+                    *cache.entry(day).or_insert_with(|| {
+                        let date = DateTime::from_timestamp(day * 86_400, 0).map(|t| t.date_naive().to_string());
+                        interner.id(date.as_deref())
+                    })
+                })
+                .collect())
+        }
+        Dimension::Tag(key) | Dimension::CostCategory(key) => {
+            let map = column.as_map_opt().ok_or_else(|| schema_error(dim.column()))?;
+            let keys = map.keys().as_string::<i32>();
+            let values = map.values().as_string::<i32>();
+            let offsets = map.value_offsets();
+            let mut out = Vec::with_capacity(map.len());
+            for row in 0..map.len() {
+                let entries = offsets[row] as usize..offsets[row + 1] as usize;
+                let found = if map.is_valid(row) {
+                    entries.into_iter().find(|&i| keys.value(i) == key).filter(|&i| values.is_valid(i)).map(|i| values.value(i))
+                } else {
+                    None
+                };
+                out.push(interner.id(found));
+            }
+            Ok(out)
+        }
+        _ => {
+            let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(dim.column()))?;
+            let values = dict.values().as_string::<i32>();
+            let value_ids: Vec<u32> = values.iter().map(|v| interner.id(v)).collect();
+            let null_id = interner.id(None);
+            Ok(dict.keys().iter().map(|k| k.map_or(null_id, |k| value_ids[k as usize])).collect())
+        }
+    }
+}

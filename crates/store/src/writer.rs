@@ -1,0 +1,213 @@
+//! Writing one ingest unit into staging, then committing it atomically.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int32Type};
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use curwatch_schema::columns::{AMORTIZED_COST, BILLING_PERIOD, UNBLENDED_COST};
+use curwatch_schema::{BillingPeriod, Money, canonical_schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::StoreError;
+use crate::layout::{STAGING, partition_path, sync_dir};
+use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
+use crate::Store;
+
+/// Where a unit's rows came from; recorded with every partition it writes.
+#[derive(Debug, Clone, Default)]
+pub struct UnitSource {
+    pub export: String,
+    /// The source format's label (`legacy CUR`, `CUR 2.0`, `FOCUS`).
+    pub format: String,
+    /// A manifest names its billing period; that partition is replaced even if it is now empty.
+    pub declared_period: Option<BillingPeriod>,
+    pub manifest: Option<String>,
+    pub delivery_id: Option<String>,
+    pub source_files: Vec<SourceFileRecord>,
+}
+
+struct PartitionWriter {
+    staged: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+    unblended: Money,
+    amortized: Money,
+}
+
+/// Rows of one unit on their way into the store. Dropping it without `commit` leaves the
+/// store exactly as it was.
+pub struct UnitWriter {
+    root: PathBuf,
+    created_root: bool,
+    staging: PathBuf,
+    source: UnitSource,
+    partitions: BTreeMap<BillingPeriod, PartitionWriter>,
+}
+
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+impl UnitWriter {
+    pub(crate) fn begin(store: &Store, source: UnitSource) -> Result<Self, StoreError> {
+        let root = store.root().to_owned();
+        let created_root = !root.exists();
+        let staging = root.join(STAGING).join(format!(
+            "{}-{}-{}",
+            std::process::id(),
+            UNIQUE.fetch_add(1, Ordering::Relaxed),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&staging).map_err(StoreError::io(&staging))?;
+        let mut unit = UnitWriter { root, created_root, staging, source, partitions: BTreeMap::new() };
+        if let Some(period) = unit.source.declared_period {
+            unit.partition(period)?;
+        }
+        Ok(unit)
+    }
+
+    pub fn set_format(&mut self, format: &str) {
+        self.source.format = format.to_owned();
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.partitions.values().map(|p| p.rows).sum()
+    }
+
+    fn partition(&mut self, period: BillingPeriod) -> Result<&mut PartitionWriter, StoreError> {
+        if !self.partitions.contains_key(&period) {
+            let staged = self.staging.join(format!("{period}.parquet"));
+            let file = File::create(&staged).map_err(StoreError::io(&staged))?;
+            let writer = ArrowWriter::try_new(file, canonical_schema(), Some(writer_properties()))
+                .map_err(StoreError::parquet(&staged))?;
+            let partition = PartitionWriter { staged, writer, rows: 0, unblended: Money::ZERO, amortized: Money::ZERO };
+            self.partitions.insert(period, partition);
+        }
+        Ok(self.partitions.get_mut(&period).expect("just inserted"))
+    }
+
+    /// Appends canonical rows, routing each to its billing period's partition.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        for (period, rows) in split_by_period(batch)? {
+            let part = match rows {
+                None => batch.clone(),
+                Some(indices) => take_rows(batch, &indices)?,
+            };
+            let partition = self.partition(period)?;
+            partition.unblended += sum_money(&part, UNBLENDED_COST);
+            partition.amortized += sum_money(&part, AMORTIZED_COST);
+            partition.rows += part.num_rows() as u64;
+            partition.writer.write(&part).map_err(StoreError::parquet(&partition.staged))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces each touched partition in the store, then records the commit.
+    pub fn commit(mut self) -> Result<Vec<PartitionRecord>, StoreError> {
+        let ingested_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut staged = Vec::new();
+        for (period, partition) in std::mem::take(&mut self.partitions) {
+            let PartitionWriter { staged: path, writer, rows, unblended, amortized } = partition;
+            let file = writer.into_inner().map_err(StoreError::parquet(&path))?;
+            file.sync_all().map_err(StoreError::io(&path))?;
+            staged.push((period, path, rows, unblended, amortized));
+        }
+        let mut records = Vec::new();
+        for (period, path, rows, unblended, amortized) in staged {
+            let target = partition_path(&self.root, period, &self.source.export);
+            let dir = target.parent().expect("partition has a folder");
+            std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+            std::fs::rename(&path, &target).map_err(StoreError::io(&target))?;
+            sync_dir(dir);
+            records.push(PartitionRecord {
+                billing_period: period.to_string(),
+                export: self.source.export.clone(),
+                path: relative(&self.root, &target),
+                format: self.source.format.clone(),
+                manifest: self.source.manifest.clone(),
+                delivery_id: self.source.delivery_id.clone(),
+                source_files: self.source.source_files.clone(),
+                rows,
+                unblended_cost: unblended,
+                amortized_cost: amortized,
+                ingested_at: ingested_at.clone(),
+            });
+        }
+        record_commit(&self.root, &records)?;
+        self.created_root = false;
+        Ok(records)
+    }
+}
+
+impl Drop for UnitWriter {
+    fn drop(&mut self) {
+        // Committed or not, staging goes; an aborted unit leaves nothing behind.
+        self.partitions.clear();
+        let _ = std::fs::remove_dir_all(&self.staging);
+        if let Some(parent) = self.staging.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+        if self.created_root {
+            let _ = std::fs::remove_dir(&self.root);
+        }
+    }
+}
+
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_created_by(format!("curwatch {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Groups rows by billing period; `None` rows means the whole batch.
+fn split_by_period(batch: &RecordBatch) -> Result<Vec<(BillingPeriod, Option<Vec<u32>>)>, StoreError> {
+    let column = batch
+        .column_by_name(BILLING_PERIOD)
+        .ok_or_else(|| StoreError::Invalid("batch has no billing_period column".into()))?;
+    let dictionary = column
+        .as_dictionary_opt::<Int32Type>()
+        .ok_or_else(|| StoreError::Invalid("billing_period is not dictionary text".into()))?;
+    let values = dictionary.values().as_string::<i32>();
+    let parse = |i: usize| {
+        values.value(i).parse::<BillingPeriod>().map_err(|e| StoreError::Invalid(e.to_string()))
+    };
+    if values.len() == 1 && dictionary.null_count() == 0 {
+        return Ok(vec![(parse(0)?, None)]);
+    }
+    let mut groups: BTreeMap<BillingPeriod, Vec<u32>> = BTreeMap::new();
+    let periods: Vec<BillingPeriod> = (0..values.len()).map(parse).collect::<Result<_, _>>()?;
+    for (row, key) in dictionary.keys().iter().enumerate() {
+        let key = key.ok_or_else(|| StoreError::Invalid("a row has no billing period".into()))?;
+        groups.entry(periods[key as usize]).or_default().push(row as u32);
+    }
+    if groups.len() == 1 {
+        return Ok(groups.into_keys().map(|p| (p, None)).collect());
+    }
+    Ok(groups.into_iter().map(|(p, rows)| (p, Some(rows))).collect())
+}
+
+fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, StoreError> {
+    let indices = UInt32Array::from(rows.to_vec());
+    arrow_select::take::take_record_batch(batch, &indices).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(crate) fn sum_money(batch: &RecordBatch, column: &str) -> Money {
+    let Some(array) = batch.column_by_name(column) else { return Money::ZERO };
+    let decimals = array.as_primitive::<Decimal128Type>();
+    Money::from_units(decimals.iter().flatten().sum())
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
