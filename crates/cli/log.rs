@@ -1,15 +1,14 @@
 //! Messages for people on stderr; results go to stdout.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 pub(crate) struct Log {
     quiet: bool,
-    terminal: bool,
 }
 
 impl Log {
     pub(crate) fn new(quiet: bool) -> Self {
-        Log { quiet, terminal: std::io::stderr().is_terminal() }
+        Log { quiet }
     }
 
     /// Progress and notes; silent with `--quiet`.
@@ -33,10 +32,6 @@ impl Log {
             }
         }
         let _ = writeln!(std::io::stderr(), "{text}");
-    }
-
-    pub(crate) fn is_terminal(&self) -> bool {
-        self.terminal && !self.quiet
     }
 }
 

@@ -43,8 +43,10 @@ pub struct Discovery {
     pub ignored: Vec<String>,
 }
 
-/// Plans the units of a listing. `read` fetches a manifest's bytes by key.
+/// Plans the units of a listing. `source` names the listing root in messages (a folder
+/// or `s3://bucket/prefix`); `read` fetches a manifest's bytes by key.
 pub fn plan_units(
+    source: &str,
     listing: &[ObjectInfo],
     mut read: impl FnMut(&str) -> Result<Vec<u8>, IngestError>,
 ) -> Result<Discovery, IngestError> {
@@ -53,7 +55,8 @@ pub fn plan_units(
     let mut governed: Vec<String> = Vec::new();
     for object in listing.iter().filter(|o| o.key.ends_with("-Manifest.json")) {
         let bytes = read(&object.key)?;
-        let manifest = parse_manifest(&bytes, &object.key).map_err(|kind| IngestError::new(&object.key, kind))?;
+        let manifest = parse_manifest(&bytes, &object.key)
+            .map_err(|kind| IngestError::new(Path::new(source).join(&object.key), kind))?;
         let dir = parent(&object.key);
         // A legacy manifest inside its own assembly folder is a historical copy.
         let in_assembly = manifest.kind == ManifestKind::LegacyCur && file_name(dir) == manifest.delivery_id;
@@ -77,10 +80,10 @@ pub fn plan_units(
         let (manifest, object, _) = &found[0];
         let mut files = Vec::with_capacity(manifest.files.len());
         for key in &manifest.files {
-            let info = resolve(&by_key, key).ok_or_else(|| {
+            let info = resolve(&by_key, &object.key, key).ok_or_else(|| {
                 IngestError::new(
-                    &object.key,
-                    ErrorKind::ListedFileMissing { key: key.clone(), root: "the source".into() },
+                    Path::new(source).join(&object.key),
+                    ErrorKind::ListedFileMissing { key: key.clone(), listing: source.to_owned() },
                 )
             })?;
             listed.insert(info.key.clone(), ());
@@ -112,13 +115,19 @@ pub fn plan_units(
     Ok(discovery)
 }
 
-/// A manifest's key names the bucket path; the listing may be rooted below the bucket.
-/// Strip leading folders until the key is found.
-fn resolve<'a>(by_key: &HashMap<&str, &'a ObjectInfo>, key: &str) -> Option<&'a ObjectInfo> {
+/// A manifest names bucket keys; the listing may be rooted below the bucket (leading
+/// folders of the key are absent) or above it (the manifest's own folders come first).
+/// Tries the longest key under each of the manifest's ancestor folders, nearest root first.
+fn resolve<'a>(by_key: &HashMap<&str, &'a ObjectInfo>, manifest_key: &str, key: &str) -> Option<&'a ObjectInfo> {
+    let mut prefixes = vec![""];
+    prefixes.extend(manifest_key.match_indices('/').map(|(i, _)| &manifest_key[..=i]));
     let mut rest = key.trim_start_matches('/');
     loop {
-        if let Some(found) = by_key.get(rest) {
-            return Some(found);
+        for prefix in &prefixes {
+            let candidate = format!("{prefix}{rest}");
+            if let Some(found) = by_key.get(candidate.as_str()) {
+                return Some(found);
+            }
         }
         rest = rest.split_once('/')?.1;
     }
@@ -191,7 +200,7 @@ pub fn discover_local(root: &Path) -> Result<Discovery, IngestError> {
     } else {
         root.to_owned()
     };
-    plan_units(&listing, |key| {
+    plan_units(&base.display().to_string(), &listing, |key| {
         let path = base.join(key);
         std::fs::read(&path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))
     })
@@ -223,7 +232,7 @@ mod tests {
             obj("cur/r/20240101-20240201/old/r-1.csv.gz", 50),
             obj("loose.csv", 0),
         ];
-        let discovery = plan_units(&listing, |key| {
+        let discovery = plan_units("src", &listing, |key| {
             Ok(if key.contains("/old/") {
                 legacy("old", &["bucketprefix/cur/r/20240101-20240201/old/r-1.csv.gz"])
             } else {
@@ -243,7 +252,7 @@ mod tests {
     #[test]
     fn a_listed_file_that_is_missing_is_an_error() {
         let listing = vec![obj("r/20240101-20240201/r-Manifest.json", 0)];
-        let err = plan_units(&listing, |_| Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))).unwrap_err();
+        let err = plan_units("src", &listing, |_| Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))).unwrap_err();
         assert!(err.to_string().contains("r-Manifest.json") && err.to_string().contains("a/r-1.csv.gz"), "{err}");
     }
 
@@ -256,7 +265,7 @@ mod tests {
         ];
         let manifest = serde_json::json!({"executionId": "x", "exportName": "e",
             "dataFiles": ["s3://b/e/data/BILLING_PERIOD=2024-01/e-00002.snappy.parquet"]});
-        let discovery = plan_units(&listing, |_| Ok(manifest.to_string().into_bytes())).unwrap();
+        let discovery = plan_units("src", &listing, |_| Ok(manifest.to_string().into_bytes())).unwrap();
         assert_eq!(discovery.units.len(), 1);
         assert_eq!(discovery.units[0].files.len(), 1);
         assert_eq!(discovery.ignored, vec!["e/data/BILLING_PERIOD=2024-01/e-00001.snappy.parquet"]);

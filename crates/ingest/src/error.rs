@@ -49,8 +49,8 @@ pub enum ErrorKind {
     BadValue { location: Location, column: String, problem: String },
     #[error("manifest problem: {0}")]
     Manifest(String),
-    #[error("the manifest lists `{key}`, which is not present under {root}")]
-    ListedFileMissing { key: String, root: PathBuf },
+    #[error("the manifest lists `{key}`, which is not present in {listing}")]
+    ListedFileMissing { key: String, listing: String },
     #[error("unsupported file: {0}")]
     Unsupported(String),
 }
