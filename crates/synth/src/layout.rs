@@ -30,7 +30,7 @@ pub enum Layout {
     Cur2Csv,
     /// FOCUS 1.0 Data Export, Parquet.
     FocusParquet,
-    /// FOCUS 1.0 Data Export, plain CSV with `NULL` nulls.
+    /// FOCUS 1.0 Data Export, gzip CSV with `NULL` nulls and space-separated timestamps.
     FocusCsv,
 }
 
@@ -72,7 +72,7 @@ impl Layout {
             Layout::LegacyParquet => Style { parquet: true, millis: true, ..base },
             Layout::Cur2Parquet => Style { parquet: true, ..base },
             Layout::FocusParquet => Style { parquet: true, decimal_money: true, ..base },
-            Layout::FocusCsv => Style { gzip: false, iso_times: false, null: "NULL", ..base },
+            Layout::FocusCsv => Style { iso_times: false, null: "NULL", ..base },
         }
     }
 

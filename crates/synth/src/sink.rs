@@ -118,7 +118,7 @@ impl DataFile {
             });
         }
         let out: Box<dyn Write + Send> = if style.gzip {
-            Box::new(GzEncoder::new(BufWriter::with_capacity(1 << 20, file), GzLevel::fast()))
+            Box::new(GzEncoder::new(BufWriter::with_capacity(1 << 20, file), GzLevel::default()))
         } else {
             Box::new(BufWriter::with_capacity(1 << 20, file))
         };
