@@ -1,1 +1,6 @@
+//! End-to-end tests: each runs the `curwatch` binary as a user would.
 
+mod bad_input;
+mod ingest;
+mod report;
+mod util;

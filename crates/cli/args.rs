@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
-use curwatch_report::{Metric, OutputFormat};
+use curwatch_report::{Dimension, Metric, OutputFormat};
 use curwatch_schema::BillingPeriod;
 
 #[derive(Parser)]
@@ -58,8 +58,8 @@ pub(crate) struct ReportArgs {
     /// Dimensions to group by, comma-separated: billing_period, day, account, payer, service,
     /// service_name, region, usage_type, operation, line_item_type, charge_class, resource_id,
     /// pricing_unit, provider, export, tag:<key>, cost_category:<key>.
-    #[arg(long, default_value = "billing_period,service")]
-    pub by: String,
+    #[arg(long, default_value = "billing_period,service", value_parser = parse_dimensions)]
+    pub by: Dimensions,
 
     /// Only this billing period (YYYY-MM).
     #[arg(long, conflicts_with_all = ["from", "to"])]
@@ -123,6 +123,18 @@ pub(crate) struct SynthArgs {
     /// Line items per data file before a new file is started.
     #[arg(long, default_value_t = 1_000_000)]
     pub lines_per_file: u64,
+}
+
+/// A `--by` list.
+#[derive(Clone)]
+pub(crate) struct Dimensions(pub Vec<Dimension>);
+
+fn parse_dimensions(text: &str) -> Result<Dimensions, String> {
+    let dims = Dimension::parse_list(text).map_err(|e| e.to_string())?;
+    if dims.is_empty() {
+        return Err("give at least one dimension".to_owned());
+    }
+    Ok(Dimensions(dims))
 }
 
 fn parse_format(text: &str) -> Result<OutputFormat, String> {

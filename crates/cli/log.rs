@@ -22,6 +22,12 @@ impl Log {
         let _ = writeln!(std::io::stderr(), "warning: {message}");
     }
 
+    /// An error, then what it means for the run.
+    pub(crate) fn error_with_note(&self, error: &anyhow::Error, note: &str) {
+        self.error(error);
+        let _ = writeln!(std::io::stderr(), "  note: {note}");
+    }
+
     /// An error with its causes, printed once.
     pub(crate) fn error(&self, error: &anyhow::Error) {
         let mut text = format!("error: {error}");

@@ -24,6 +24,10 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
                 discovery.ignored.len()
             ));
         }
+        for error in discovery.errors {
+            failures += 1;
+            log.error_with_note(&error.into(), "skipped; the store keeps its previous data for this export and period");
+        }
         if discovery.units.is_empty() {
             log.warn(&format!("{}: no billing export files found", source.display()));
         }
@@ -44,11 +48,12 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
                 }
                 Err(error) => {
                     failures += 1;
-                    log.error(&error.context(format!(
-                        "{} {} was not ingested; the store keeps its previous data for it",
-                        unit.export_id,
-                        unit.billing_period.map_or_else(|| "(loose file)".to_owned(), |p| p.to_string())
-                    )));
+                    let period = unit.billing_period.map_or_else(|| "(loose file)".to_owned(), |p| p.to_string());
+                    let note = format!(
+                        "{} {period} was not ingested; the store keeps its previous data for it",
+                        unit.export_id
+                    );
+                    log.error_with_note(&error, &note);
                 }
             }
         }

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use curwatch_report::{Dimension, ReportRequest, run_report};
+use curwatch_report::{ReportRequest, run_report};
 use curwatch_schema::BillingPeriod;
 use curwatch_store::{PeriodRange, Store};
 
@@ -8,8 +8,7 @@ use crate::exit::ExitStatus;
 use crate::log::print_stdout;
 
 pub(crate) fn run(store: &Store, args: &ReportArgs) -> anyhow::Result<ExitStatus> {
-    let dimensions = Dimension::parse_list(&args.by)?;
-    anyhow::ensure!(!dimensions.is_empty(), "--by needs at least one dimension");
+    let dimensions = args.by.0.clone();
     // Day filters prune whole billing periods before any file is opened.
     let periods = match args.month {
         Some(month) => PeriodRange::only(month),

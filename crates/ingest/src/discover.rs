@@ -41,6 +41,9 @@ pub struct Discovery {
     pub units: Vec<DiscoveredUnit>,
     /// Data files under a managed export that no current manifest lists (stale deliveries).
     pub ignored: Vec<String>,
+    /// Manifests that could not be used: unreadable, or listing files that are absent.
+    /// Their exports and periods are skipped; everything else is still planned.
+    pub errors: Vec<IngestError>,
 }
 
 /// Plans the units of a listing. `source` names the listing root in messages (a folder
@@ -53,10 +56,20 @@ pub fn plan_units(
     let by_key: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.key.as_str(), o)).collect();
     let mut candidates: BTreeMap<(String, BillingPeriod), Vec<(Manifest, &ObjectInfo, bool)>> = BTreeMap::new();
     let mut governed: Vec<String> = Vec::new();
+    let mut discovery = Discovery::default();
     for object in listing.iter().filter(|o| o.key.ends_with("-Manifest.json")) {
-        let bytes = read(&object.key)?;
-        let manifest = parse_manifest(&bytes, &object.key)
-            .map_err(|kind| IngestError::new(Path::new(source).join(&object.key), kind))?;
+        // An unusable manifest still governs its folder, so its data files are not read as loose.
+        governed.push(parent(&object.key).to_owned());
+        let parsed = read(&object.key).and_then(|bytes| {
+            parse_manifest(&bytes, &object.key).map_err(|kind| IngestError::new(Path::new(source).join(&object.key), kind))
+        });
+        let manifest = match parsed {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                discovery.errors.push(error);
+                continue;
+            }
+        };
         let dir = parent(&object.key);
         // A legacy manifest inside its own assembly folder is a historical copy.
         let in_assembly = manifest.kind == ManifestKind::LegacyCur && file_name(dir) == manifest.delivery_id;
@@ -72,20 +85,20 @@ pub fn plan_units(
             .push((manifest, object, in_assembly));
     }
 
-    let mut discovery = Discovery::default();
     let mut listed: HashMap<String, ()> = HashMap::new();
-    for ((export_id, period), mut found) in candidates {
+    'units: for ((export_id, period), mut found) in candidates {
         // Current manifests first, then the most recently written.
         found.sort_by_key(|(_, object, in_assembly)| (*in_assembly, std::cmp::Reverse(object.modified)));
         let (manifest, object, _) = &found[0];
         let mut files = Vec::with_capacity(manifest.files.len());
         for key in &manifest.files {
-            let info = resolve(&by_key, &object.key, key).ok_or_else(|| {
-                IngestError::new(
+            let Some(info) = resolve(&by_key, &object.key, key) else {
+                discovery.errors.push(IngestError::new(
                     Path::new(source).join(&object.key),
                     ErrorKind::ListedFileMissing { key: key.clone(), listing: source.to_owned() },
-                )
-            })?;
+                ));
+                continue 'units;
+            };
             listed.insert(info.key.clone(), ());
             files.push(info.clone());
         }
@@ -252,8 +265,10 @@ mod tests {
     #[test]
     fn a_listed_file_that_is_missing_is_an_error() {
         let listing = vec![obj("r/20240101-20240201/r-Manifest.json", 0)];
-        let err = plan_units("src", &listing, |_| Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))).unwrap_err();
-        assert!(err.to_string().contains("r-Manifest.json") && err.to_string().contains("a/r-1.csv.gz"), "{err}");
+        let discovery = plan_units("src", &listing, |_| Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))).unwrap();
+        assert!(discovery.units.is_empty());
+        let err = discovery.errors[0].to_string();
+        assert!(err.contains("r-Manifest.json") && err.contains("a/r-1.csv.gz"), "{err}");
     }
 
     #[test]

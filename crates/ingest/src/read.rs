@@ -48,6 +48,8 @@ impl Encoding {
 /// A stream of canonical batches from one file.
 pub struct FileReader {
     path: PathBuf,
+    /// Normalised column name → the name the file's header uses, for messages.
+    header_names: std::collections::HashMap<String, String>,
     format: ExportFormat,
     encoding: Encoding,
     plan: Plan,
@@ -70,10 +72,14 @@ impl Iterator for FileReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         let raw = self.raw.next()?;
-        Some(
-            raw.and_then(|raw| self.plan.canonicalize(&raw, &self.ctx))
-                .map_err(|kind| IngestError::new(&self.path, kind)),
-        )
+        Some(raw.and_then(|raw| self.plan.canonicalize(&raw, &self.ctx)).map_err(|mut kind| {
+            if let ErrorKind::BadValue { column, .. } | ErrorKind::WrongType { column, .. } = &mut kind
+                && let Some(original) = self.header_names.get(column.as_str())
+            {
+                column.clone_from(original);
+            }
+            IngestError::new(&self.path, kind)
+        }))
     }
 }
 
@@ -116,6 +122,7 @@ fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader,
         .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
     Ok(FileReader {
         path: path.to_owned(),
+        header_names: Default::default(),
         format,
         encoding: Encoding::Parquet,
         plan,
@@ -165,11 +172,16 @@ pub fn open_csv_stream(
         return Err(err(ErrorKind::Empty));
     }
     let mut columns = Vec::with_capacity(header.len());
+    let mut header_names = std::collections::HashMap::new();
     for (i, raw) in header.iter().enumerate() {
         let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
         let name = std::str::from_utf8(raw).map_err(|_| err(ErrorKind::NotUtf8 { location: Location::Line(1) }))?;
         // Legacy CUR headers are `category/Name`; bring them to the Athena names Parquet uses.
-        columns.push(if name.contains('/') { aws_column_name(name) } else { name.trim().to_owned() });
+        let normalised = if name.contains('/') { aws_column_name(name) } else { name.trim().to_owned() };
+        if normalised != name {
+            header_names.insert(normalised.clone(), name.to_owned());
+        }
+        columns.push(normalised);
     }
     let (format, plan) = Plan::for_columns(&columns).map_err(err)?;
     let slots: Vec<usize> = plan.wanted().iter().filter_map(|w| columns.iter().position(|c| c == w)).collect();
@@ -185,7 +197,7 @@ pub fn open_csv_stream(
         gzip,
         done: false,
     };
-    Ok(FileReader { path: path.to_owned(), format, encoding, plan, ctx, raw: Box::new(batches) })
+    Ok(FileReader { path: path.to_owned(), header_names, format, encoding, plan, ctx, raw: Box::new(batches) })
 }
 
 struct CsvBatches {

@@ -6,5 +6,5 @@ mod dimension;
 pub mod render;
 
 pub use aggregate::{Metric, Report, ReportError, ReportRequest, ReportRow, run_report};
-pub use dimension::Dimension;
+pub use dimension::{DIMENSION_NAMES, Dimension};
 pub use render::{Cell, OutputFormat, Table};

@@ -179,7 +179,7 @@ impl Table {
         let body = self.rows.len();
         for (i, row) in self.human_rows().into_iter().enumerate() {
             let cells: Vec<String> =
-                row.iter().map(|c| if i == body { format!("**{}**", escape(c)) } else { escape(c) }).collect();
+                row.iter().map(|c| if i == body && !c.is_empty() { format!("**{}**", escape(c)) } else { escape(c) }).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         out
