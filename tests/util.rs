@@ -26,7 +26,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
-        Env { dir: tempfile::tempdir().expect("temp dir") }
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn store(&self) -> PathBuf {
@@ -39,14 +41,20 @@ impl Env {
 
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_curwatch"));
-        cmd.arg("--store").arg(self.store()).env_remove("CURWATCH_STORE");
+        cmd.arg("--store")
+            .arg(self.store())
+            .env_remove("CURWATCH_STORE");
         cmd
     }
 
     /// Runs curwatch with `args`; panics with its output unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "curwatch {args:?} failed:\n{}", describe(&out));
+        assert!(
+            out.status.success(),
+            "curwatch {args:?} failed:\n{}",
+            describe(&out)
+        );
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
@@ -64,7 +72,12 @@ impl Env {
         all.extend_from_slice(args);
         let text = self.ok(&all);
         let value: serde_json::Value = serde_json::from_str(&text).expect("report JSON parses");
-        value.as_array().expect("array").iter().map(|row| row.as_object().expect("object").clone()).collect()
+        value
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|row| row.as_object().expect("object").clone())
+            .collect()
     }
 }
 
@@ -101,7 +114,10 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
                 out.insert(path.strip_prefix(dir).unwrap().join(""), Vec::new());
                 stack.push(path);
             } else {
-                out.insert(path.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&path).expect("readable"));
+                out.insert(
+                    path.strip_prefix(dir).unwrap().to_owned(),
+                    std::fs::read(&path).expect("readable"),
+                );
             }
         }
     }
@@ -124,5 +140,6 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// The synth truth file of a generated folder.
 pub fn truth(dir: &Path) -> curwatch_synth::Truth {
-    serde_json::from_slice(&std::fs::read(dir.join("truth.json")).expect("truth.json")).expect("truth parses")
+    serde_json::from_slice(&std::fs::read(dir.join("truth.json")).expect("truth.json"))
+        .expect("truth parses")
 }

@@ -18,7 +18,12 @@ use curwatch_schema::BillingPeriod;
 )]
 pub(crate) struct Cli {
     /// The curwatch store (canonical Parquet and state files).
-    #[arg(long, global = true, env = "CURWATCH_STORE", default_value = "./curwatch-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CURWATCH_STORE",
+        default_value = "./curwatch-data"
+    )]
     pub store: PathBuf,
 
     /// Print results only: no progress or notes on stderr.

@@ -28,7 +28,8 @@ pub(crate) fn run(store: &Store, args: &ReportArgs) -> anyhow::Result<ExitStatus
         service: args.service.clone(),
         metric: args.metric,
     };
-    let report = run_report(store, &request).with_context(|| format!("reading the store at {}", store.root().display()))?;
+    let report = run_report(store, &request)
+        .with_context(|| format!("reading the store at {}", store.root().display()))?;
     print_stdout(&report.to_table().render(args.format))?;
     Ok(ExitStatus::Success)
 }

@@ -7,8 +7,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use chrono::{DateTime, NaiveDate};
-use curwatch_schema::columns::{AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START};
 use curwatch_schema::Money;
+use curwatch_schema::columns::{
+    AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START,
+};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::dimension::Dimension;
@@ -36,7 +38,9 @@ impl FromStr for Metric {
             "unblended" => Ok(Metric::Unblended),
             "net" => Ok(Metric::Net),
             "amortized" | "amortised" => Ok(Metric::Amortized),
-            other => Err(format!("unknown metric `{other}`; choose unblended, net or amortized")),
+            other => Err(format!(
+                "unknown metric `{other}`; choose unblended, net or amortized"
+            )),
         }
     }
 }
@@ -81,14 +85,29 @@ impl Report {
         let rows = self
             .rows
             .iter()
-            .map(|row| row.keys.iter().cloned().map(Cell::Text).chain([Cell::Money(row.cost)]).collect())
+            .map(|row| {
+                row.keys
+                    .iter()
+                    .cloned()
+                    .map(Cell::Text)
+                    .chain([Cell::Money(row.cost)])
+                    .collect()
+            })
             .collect();
-        let mut total: Vec<Cell> = self.dimensions.iter().map(|_| Cell::Text(Some(String::new()))).collect();
+        let mut total: Vec<Cell> = self
+            .dimensions
+            .iter()
+            .map(|_| Cell::Text(Some(String::new())))
+            .collect();
         if let Some(first) = total.first_mut() {
             *first = Cell::Text(Some("total".into()));
         }
         total.push(Cell::Money(self.total));
-        Table { headers, rows, total: Some(total) }
+        Table {
+            headers,
+            rows,
+            total: Some(total),
+        }
     }
 }
 
@@ -128,7 +147,11 @@ pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, Repo
     columns.sort_unstable();
     columns.dedup();
 
-    let mut interners: Vec<Interner> = request.dimensions.iter().map(|_| Interner::default()).collect();
+    let mut interners: Vec<Interner> = request
+        .dimensions
+        .iter()
+        .map(|_| Interner::default())
+        .collect();
     let mut groups: HashMap<Box<[u32]>, i128> = HashMap::new();
     let width = request.dimensions.len();
     for batch in store.scan(&columns, request.periods)? {
@@ -161,13 +184,21 @@ pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, Repo
     let mut rows: Vec<ReportRow> = groups
         .into_iter()
         .map(|(key, units)| ReportRow {
-            keys: key.iter().zip(&interners).map(|(id, interner)| interner.values[*id as usize].clone()).collect(),
+            keys: key
+                .iter()
+                .zip(&interners)
+                .map(|(id, interner)| interner.values[*id as usize].clone())
+                .collect(),
             cost: Money::from_units(units),
         })
         .collect();
     rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys)));
     let total = rows.iter().map(|r| r.cost).sum();
-    Ok(Report { dimensions: request.dimensions.clone(), rows, total })
+    Ok(Report {
+        dimensions: request.dimensions.clone(),
+        rows,
+        total,
+    })
 }
 
 fn schema_error(column: &str) -> ReportError {
@@ -185,32 +216,63 @@ fn metric_costs(batch: &RecordBatch, metric: Metric) -> Result<Vec<i128>, Report
     let unblended = decimals(UNBLENDED_COST)?;
     Ok(match metric {
         Metric::Unblended => unblended.iter().map(Option::unwrap_or_default).collect(),
-        Metric::Amortized => decimals(AMORTIZED_COST)?.iter().map(Option::unwrap_or_default).collect(),
+        Metric::Amortized => decimals(AMORTIZED_COST)?
+            .iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
         Metric::Net => {
             let net = decimals(NET_UNBLENDED_COST)?;
-            net.iter().zip(unblended.iter()).map(|(n, u)| n.or(u).unwrap_or_default()).collect()
+            net.iter()
+                .zip(unblended.iter())
+                .map(|(n, u)| n.or(u).unwrap_or_default())
+                .collect()
         }
     })
 }
 
-fn row_filter(batch: &RecordBatch, request: &ReportRequest) -> Result<Option<Vec<bool>>, ReportError> {
+fn row_filter(
+    batch: &RecordBatch,
+    request: &ReportRequest,
+) -> Result<Option<Vec<bool>>, ReportError> {
     let mut keep: Option<Vec<bool>> = None;
     if let Some(service) = &request.service {
-        let column = batch.column_by_name(SERVICE).ok_or_else(|| schema_error(SERVICE))?;
-        let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(SERVICE))?;
+        let column = batch
+            .column_by_name(SERVICE)
+            .ok_or_else(|| schema_error(SERVICE))?;
+        let dict = column
+            .as_dictionary_opt::<Int32Type>()
+            .ok_or_else(|| schema_error(SERVICE))?;
         let values = dict.values().as_string::<i32>();
-        let matches: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| v.eq_ignore_ascii_case(service))).collect();
-        keep = Some(dict.keys().iter().map(|k| k.is_some_and(|k| matches[k as usize])).collect());
+        let matches: Vec<bool> = values
+            .iter()
+            .map(|v| v.is_some_and(|v| v.eq_ignore_ascii_case(service)))
+            .collect();
+        keep = Some(
+            dict.keys()
+                .iter()
+                .map(|k| k.is_some_and(|k| matches[k as usize]))
+                .collect(),
+        );
     }
     if request.from_day.is_some() || request.to_day.is_some() {
         let starts = batch
             .column_by_name(USAGE_START)
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
             .ok_or_else(|| schema_error(USAGE_START))?;
-        let day_micros = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
+        let day_micros = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc()
+                .timestamp_micros()
+        };
         let from = request.from_day.map_or(i64::MIN, day_micros);
-        let to = request.to_day.map_or(i64::MAX, |d| day_micros(d) + MICROS_PER_DAY);
-        let in_range: Vec<bool> = starts.iter().map(|s| s.is_some_and(|s| s >= from && s < to)).collect();
+        let to = request
+            .to_day
+            .map_or(i64::MAX, |d| day_micros(d) + MICROS_PER_DAY);
+        let in_range: Vec<bool> = starts
+            .iter()
+            .map(|s| s.is_some_and(|s| s >= from && s < to))
+            .collect();
         keep = Some(match keep {
             Some(k) => k.iter().zip(in_range).map(|(a, b)| *a && b).collect(),
             None => in_range,
@@ -219,25 +281,36 @@ fn row_filter(batch: &RecordBatch, request: &ReportRequest) -> Result<Option<Vec
     Ok(keep)
 }
 
-fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) -> Result<Vec<u32>, ReportError> {
-    let column = batch.column_by_name(dim.column()).ok_or_else(|| schema_error(dim.column()))?;
+fn dimension_ids(
+    batch: &RecordBatch,
+    dim: &Dimension,
+    interner: &mut Interner,
+) -> Result<Vec<u32>, ReportError> {
+    let column = batch
+        .column_by_name(dim.column())
+        .ok_or_else(|| schema_error(dim.column()))?;
     match dim {
         Dimension::Day => {
-            let starts = column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;
+            let starts = column
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(|| schema_error("usage_start"))?;
             let mut cache: HashMap<i64, u32> = HashMap::new();
             Ok(starts
                 .iter()
                 .map(|s| {
                     let day = s.unwrap_or_default().div_euclid(MICROS_PER_DAY);
                     *cache.entry(day).or_insert_with(|| {
-                        let date = DateTime::from_timestamp(day * 86_400, 0).map(|t| t.date_naive().to_string());
+                        let date = DateTime::from_timestamp(day * 86_400, 0)
+                            .map(|t| t.date_naive().to_string());
                         interner.id(date.as_deref())
                     })
                 })
                 .collect())
         }
         Dimension::Tag(key) | Dimension::CostCategory(key) => {
-            let map = column.as_map_opt().ok_or_else(|| schema_error(dim.column()))?;
+            let map = column
+                .as_map_opt()
+                .ok_or_else(|| schema_error(dim.column()))?;
             let keys = map.keys().as_string::<i32>();
             let values = map.values().as_string::<i32>();
             let offsets = map.value_offsets();
@@ -245,7 +318,11 @@ fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) 
             for row in 0..map.len() {
                 let entries = offsets[row] as usize..offsets[row + 1] as usize;
                 let found = if map.is_valid(row) {
-                    entries.into_iter().find(|&i| keys.value(i) == key).filter(|&i| values.is_valid(i)).map(|i| values.value(i))
+                    entries
+                        .into_iter()
+                        .find(|&i| keys.value(i) == key)
+                        .filter(|&i| values.is_valid(i))
+                        .map(|i| values.value(i))
                 } else {
                     None
                 };
@@ -254,11 +331,17 @@ fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) 
             Ok(out)
         }
         _ => {
-            let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(dim.column()))?;
+            let dict = column
+                .as_dictionary_opt::<Int32Type>()
+                .ok_or_else(|| schema_error(dim.column()))?;
             let values = dict.values().as_string::<i32>();
             let value_ids: Vec<u32> = values.iter().map(|v| interner.id(v)).collect();
             let null_id = interner.id(None);
-            Ok(dict.keys().iter().map(|k| k.map_or(null_id, |k| value_ids[k as usize])).collect())
+            Ok(dict
+                .keys()
+                .iter()
+                .map(|k| k.map_or(null_id, |k| value_ids[k as usize]))
+                .collect())
         }
     }
 }

@@ -64,7 +64,11 @@ impl Dimension {
 
     /// Parses a comma-separated `--by` list.
     pub fn parse_list(text: &str) -> Result<Vec<Dimension>, UnknownDimension> {
-        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect()
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect()
     }
 }
 
@@ -75,8 +79,13 @@ impl FromStr for Dimension {
         if let Some(key) = text.strip_prefix("tag:").filter(|k| !k.is_empty()) {
             return Ok(Dimension::Tag(curwatch_schema::naming::tag_key(key)));
         }
-        if let Some(key) = text.strip_prefix("cost_category:").filter(|k| !k.is_empty()) {
-            return Ok(Dimension::CostCategory(curwatch_schema::naming::tag_key(key)));
+        if let Some(key) = text
+            .strip_prefix("cost_category:")
+            .filter(|k| !k.is_empty())
+        {
+            return Ok(Dimension::CostCategory(curwatch_schema::naming::tag_key(
+                key,
+            )));
         }
         Ok(match text {
             "billing_period" | "month" => Dimension::BillingPeriod,
@@ -119,8 +128,20 @@ mod tests {
     #[test]
     fn parses_lists_and_normalises_tag_keys() {
         let dims = Dimension::parse_list("billing_period, service,tag:CostCenter").unwrap();
-        assert_eq!(dims, vec![Dimension::BillingPeriod, Dimension::Service, Dimension::Tag("cost_center".into())]);
+        assert_eq!(
+            dims,
+            vec![
+                Dimension::BillingPeriod,
+                Dimension::Service,
+                Dimension::Tag("cost_center".into())
+            ]
+        );
         assert_eq!(dims[2].to_string(), "tag:cost_center");
-        assert!(Dimension::parse_list("nope").unwrap_err().to_string().contains("billing_period"));
+        assert!(
+            Dimension::parse_list("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("billing_period")
+        );
     }
 }

@@ -140,7 +140,11 @@ impl FromStr for Money {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(err());
         }
-        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+        if !int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
             return Err(err());
         }
         // value = digits × 10^(exponent − len(frac)); bring it to SCALE fractional digits.
@@ -233,7 +237,11 @@ mod tests {
         assert_eq!(m("-12"), Money::from_cents(-1200));
         assert_eq!(m("1e2"), Money::from_cents(10_000));
         assert_eq!(m(".5"), Money::from_cents(50));
-        assert_eq!(m("0.00000000005").units(), 1, "rounds half away from zero past ten places");
+        assert_eq!(
+            m("0.00000000005").units(),
+            1,
+            "rounds half away from zero past ten places"
+        );
         for bad in ["", "-", "1.2.3", "abc", "1e", "NaN", "1,5"] {
             assert!(bad.parse::<Money>().is_err(), "{bad:?} should not parse");
         }
@@ -242,14 +250,20 @@ mod tests {
     #[test]
     fn floats_round_to_nearest_unit() {
         assert_eq!(Money::from_f64(0.1).unwrap(), m("0.1"));
-        assert_eq!(Money::from_f64(1234.5678901234).unwrap(), m("1234.5678901234"));
+        assert_eq!(
+            Money::from_f64(1234.5678901234).unwrap(),
+            m("1234.5678901234")
+        );
         assert_eq!(Money::from_f64(f64::NAN), None);
     }
 
     #[test]
     fn scaled_decimals_convert() {
         assert_eq!(Money::from_scaled(123, 2), m("1.23"));
-        assert_eq!(Money::from_scaled(123_456_789_012_345, 14), m("1.2345678901"));
+        assert_eq!(
+            Money::from_scaled(123_456_789_012_345, 14),
+            m("1.2345678901")
+        );
     }
 
     #[test]
