@@ -131,7 +131,34 @@ impl Interner {
 }
 
 pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, ReportError> {
-    let mut columns: Vec<&str> = request.dimensions.iter().map(Dimension::column).collect();
+    let groups = if request.dimensions.iter().any(Dimension::is_api_gateway) {
+        crate::api_gateway::derive(store, request)?
+    } else {
+        aggregate(store, request, &request.dimensions)?
+    };
+    let mut rows: Vec<ReportRow> = groups
+        .into_iter()
+        .map(|(keys, units)| ReportRow {
+            keys,
+            cost: Money::from_units(units),
+        })
+        .collect();
+    rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys)));
+    let total = rows.iter().map(|r| r.cost).sum();
+    Ok(Report {
+        dimensions: request.dimensions.clone(),
+        rows,
+        total,
+    })
+}
+
+/// Sums cost per distinct combination of `dimensions` (all read directly from columns).
+pub(crate) fn aggregate(
+    store: &Store,
+    request: &ReportRequest,
+    dimensions: &[Dimension],
+) -> Result<Vec<(Vec<Option<String>>, i128)>, ReportError> {
+    let mut columns: Vec<&str> = dimensions.iter().map(Dimension::column).collect();
     columns.push(UNBLENDED_COST);
     match request.metric {
         Metric::Net => columns.push(NET_UNBLENDED_COST),
@@ -147,19 +174,14 @@ pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, Repo
     columns.sort_unstable();
     columns.dedup();
 
-    let mut interners: Vec<Interner> = request
-        .dimensions
-        .iter()
-        .map(|_| Interner::default())
-        .collect();
+    let mut interners: Vec<Interner> = dimensions.iter().map(|_| Interner::default()).collect();
     let mut groups: HashMap<Box<[u32]>, i128> = HashMap::new();
-    let width = request.dimensions.len();
+    let width = dimensions.len();
     for batch in store.scan(&columns, request.periods)? {
         let batch = batch?;
         let keep = row_filter(&batch, request)?;
         let costs = metric_costs(&batch, request.metric)?;
-        let ids: Vec<Vec<u32>> = request
-            .dimensions
+        let ids: Vec<Vec<u32>> = dimensions
             .iter()
             .zip(interners.iter_mut())
             .map(|(dim, interner)| dimension_ids(&batch, dim, interner))
@@ -181,24 +203,17 @@ pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, Repo
         }
     }
 
-    let mut rows: Vec<ReportRow> = groups
+    Ok(groups
         .into_iter()
-        .map(|(key, units)| ReportRow {
-            keys: key
+        .map(|(key, units)| {
+            let keys = key
                 .iter()
                 .zip(&interners)
                 .map(|(id, interner)| interner.values[*id as usize].clone())
-                .collect(),
-            cost: Money::from_units(units),
+                .collect();
+            (keys, units)
         })
-        .collect();
-    rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys)));
-    let total = rows.iter().map(|r| r.cost).sum();
-    Ok(Report {
-        dimensions: request.dimensions.clone(),
-        rows,
-        total,
-    })
+        .collect())
 }
 
 fn schema_error(column: &str) -> ReportError {

@@ -23,6 +23,15 @@ pub enum Dimension {
     PricingUnit,
     Provider,
     Export,
+    /// API Gateway API id, from the resource ARN (`/restapis/<id>` or `/apis/<id>`).
+    ApiId,
+    /// `rest`, `http`, `websocket` or `unknown`, from usage types and the API's other lines.
+    ApiType,
+    /// API Gateway stage, from the resource ARN.
+    Stage,
+    /// API Gateway charge component: `requests`, `messages`, `connection_minutes`, `cache`,
+    /// `data_transfer`, `other`.
+    Component,
     /// A normalised resource-tag key: `tag:team`.
     Tag(String),
     /// A cost category: `cost_category:business_unit`.
@@ -32,7 +41,7 @@ pub enum Dimension {
 /// The names accepted by `--by`, for help and errors.
 pub const DIMENSION_NAMES: &str = "billing_period, day, account, payer, service, service_name, region, \
 usage_type, operation, line_item_type, charge_class, resource_id, pricing_unit, provider, export, \
-tag:<key>, cost_category:<key>";
+api_id, api_type, stage, component, tag:<key>, cost_category:<key>";
 
 #[derive(Debug, thiserror::Error)]
 #[error("unknown dimension `{0}`; choose from {DIMENSION_NAMES}")]
@@ -57,9 +66,20 @@ impl Dimension {
             Dimension::PricingUnit => columns::PRICING_UNIT,
             Dimension::Provider => columns::PROVIDER,
             Dimension::Export => columns::EXPORT,
+            Dimension::ApiId | Dimension::ApiType | Dimension::Stage | Dimension::Component => {
+                columns::RESOURCE_ID
+            }
             Dimension::Tag(_) => columns::TAGS,
             Dimension::CostCategory(_) => columns::COST_CATEGORIES,
         }
+    }
+
+    /// Dimensions derived from API Gateway classification rather than read from one column.
+    pub fn is_api_gateway(&self) -> bool {
+        matches!(
+            self,
+            Dimension::ApiId | Dimension::ApiType | Dimension::Stage | Dimension::Component
+        )
     }
 
     /// Parses a comma-separated `--by` list.
@@ -103,6 +123,10 @@ impl FromStr for Dimension {
             "pricing_unit" => Dimension::PricingUnit,
             "provider" => Dimension::Provider,
             "export" => Dimension::Export,
+            "api_id" => Dimension::ApiId,
+            "api_type" => Dimension::ApiType,
+            "stage" => Dimension::Stage,
+            "component" => Dimension::Component,
             _ => return Err(UnknownDimension(text.to_owned())),
         })
     }
@@ -116,6 +140,10 @@ impl fmt::Display for Dimension {
             Dimension::Day => f.write_str("day"),
             Dimension::Account => f.write_str("account"),
             Dimension::Payer => f.write_str("payer"),
+            Dimension::ApiId => f.write_str("api_id"),
+            Dimension::ApiType => f.write_str("api_type"),
+            Dimension::Stage => f.write_str("stage"),
+            Dimension::Component => f.write_str("component"),
             other => f.write_str(other.column()),
         }
     }

@@ -2,6 +2,7 @@
 //! terminal table, CSV, JSON or Markdown.
 
 mod aggregate;
+mod api_gateway;
 mod dimension;
 pub mod render;
 
