@@ -152,12 +152,15 @@ pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, Repo
     })
 }
 
+/// One group's dimension values and its cost in money units.
+pub(crate) type Group = (Vec<Option<String>>, i128);
+
 /// Sums cost per distinct combination of `dimensions` (all read directly from columns).
 pub(crate) fn aggregate(
     store: &Store,
     request: &ReportRequest,
     dimensions: &[Dimension],
-) -> Result<Vec<(Vec<Option<String>>, i128)>, ReportError> {
+) -> Result<Vec<Group>, ReportError> {
     let mut columns: Vec<&str> = dimensions.iter().map(Dimension::column).collect();
     columns.push(UNBLENDED_COST);
     match request.metric {

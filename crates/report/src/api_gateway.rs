@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use curwatch_allocate::{ApiLine, ApiTypes, classify_line};
 
-use crate::aggregate::{ReportError, ReportRequest, aggregate};
+use crate::aggregate::{Group, ReportError, ReportRequest, aggregate};
 use crate::dimension::Dimension;
 
 const API_GATEWAY: &str = "AmazonApiGateway";
@@ -13,7 +13,7 @@ const API_GATEWAY: &str = "AmazonApiGateway";
 pub(crate) fn derive(
     store: &curwatch_store::Store,
     request: &ReportRequest,
-) -> Result<Vec<(Vec<Option<String>>, i128)>, ReportError> {
+) -> Result<Vec<Group>, ReportError> {
     // Read every plain dimension, plus the columns classification needs.
     let mut physical: Vec<Dimension> = request
         .dimensions
