@@ -27,39 +27,20 @@ fn api_and_stage_costs_match_the_truth_per_resource() {
     let mut expected: BTreeMap<(String, Option<String>, Option<String>), Money> = BTreeMap::new();
     for (period, resource, cost) in &truth.api_gateway_by_resource {
         let parts: Vec<&str> = resource.split('/').collect();
-        let (api, stage) = if parts.len() == 5 {
-            (Some(parts[2].to_owned()), Some(parts[4].to_owned()))
-        } else {
-            (None, None)
-        };
+        let (api, stage) =
+            if parts.len() == 5 { (Some(parts[2].to_owned()), Some(parts[4].to_owned())) } else { (None, None) };
         *expected.entry((period.clone(), api, stage)).or_default() += *cost;
     }
-    assert!(
-        expected.len() > 10,
-        "several APIs and stages: {}",
-        expected.len()
-    );
+    assert!(expected.len() > 10, "several APIs and stages: {}", expected.len());
 
-    let rows = env.report_json(&[
-        "--service",
-        "AmazonApiGateway",
-        "--by",
-        "export,billing_period,api_id,stage",
-    ]);
+    let rows = env.report_json(&["--service", "AmazonApiGateway", "--by", "export,billing_period,api_id,stage"]);
     for export in truth.exports.values() {
         let actual: BTreeMap<_, _> = rows
             .iter()
             .filter(|r| r["export"] == export.as_str())
             .map(|r| {
                 let text = |k: &str| r[k].as_str().map(str::to_owned);
-                (
-                    (
-                        text("billing_period").unwrap(),
-                        text("api_id"),
-                        text("stage"),
-                    ),
-                    money(&r["cost"]),
-                )
+                ((text("billing_period").unwrap(), text("api_id"), text("stage")), money(&r["cost"]))
             })
             .collect();
         assert_eq!(actual, expected, "{export}");
@@ -70,30 +51,15 @@ fn api_and_stage_costs_match_the_truth_per_resource() {
 fn components_and_types_partition_the_service_total() {
     let env = Env::new();
     env.ingest(&crate::util::fixture("exports/legacy-csv"));
-    let service =
-        money(&env.report_json(&["--service", "AmazonApiGateway", "--by", "service"])[0]["cost"]);
-    let components = env.report_json(&[
-        "--service",
-        "AmazonApiGateway",
-        "--by",
-        "component,api_type",
-    ]);
+    let service = money(&env.report_json(&["--service", "AmazonApiGateway", "--by", "service"])[0]["cost"]);
+    let components = env.report_json(&["--service", "AmazonApiGateway", "--by", "component,api_type"]);
     let sum: Money = components.iter().map(|r| money(&r["cost"])).sum();
     assert_eq!(sum, service, "every cent lands in exactly one component");
-    let kinds: Vec<_> = components
-        .iter()
-        .filter_map(|r| r["api_type"].as_str())
-        .collect();
+    let kinds: Vec<_> = components.iter().filter_map(|r| r["api_type"].as_str()).collect();
     for kind in ["rest", "http", "websocket"] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
-    let transfer_types: Vec<_> = components
-        .iter()
-        .filter(|r| r["component"] == "data_transfer")
-        .map(|r| r["api_type"].clone())
-        .collect();
-    assert!(
-        transfer_types.iter().all(|t| t != "unknown"),
-        "data transfer inherits its API's type: {transfer_types:?}"
-    );
+    let transfer_types: Vec<_> =
+        components.iter().filter(|r| r["component"] == "data_transfer").map(|r| r["api_type"].clone()).collect();
+    assert!(transfer_types.iter().all(|t| t != "unknown"), "data transfer inherits its API's type: {transfer_types:?}");
 }

@@ -18,7 +18,8 @@ fn legacy_csv(rows: &[&str]) -> Vec<u8> {
     text.into_bytes()
 }
 
-const GOOD_ROW: &str = "a,2024-01-01T00:00:00.000Z,111122223333,Usage,2024-01-03T00:00:00Z,AmazonApiGateway,USE1-ApiGatewayRequest,0.35";
+const GOOD_ROW: &str =
+    "a,2024-01-01T00:00:00.000Z,111122223333,Usage,2024-01-03T00:00:00Z,AmazonApiGateway,USE1-ApiGatewayRequest,0.35";
 
 /// Ingests `bad` into a store that already holds data; checks the error and that nothing changed.
 fn rejects(bad: &Path, expected: &[&str]) {
@@ -29,17 +30,11 @@ fn rejects(bad: &Path, expected: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let name = bad.file_name().unwrap().to_str().unwrap();
-    assert!(
-        stderr.contains(name),
-        "the error names the file {name}:\n{stderr}"
-    );
+    assert!(stderr.contains(name), "the error names the file {name}:\n{stderr}");
     for phrase in expected {
         assert!(stderr.contains(phrase), "expected {phrase:?} in:\n{stderr}");
     }
-    assert!(
-        snapshot(&env.store()) == before,
-        "the store changed after a failed ingest:\n{stderr}"
-    );
+    assert!(snapshot(&env.store()) == before, "the store changed after a failed ingest:\n{stderr}");
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -71,13 +66,11 @@ fn corrupt_parquet_footer() {
 #[test]
 fn gzip_that_ends_early() {
     let dir = tempfile::tempdir().unwrap();
-    let source = std::fs::read_dir(fixture(
-        "exports/cur2-csv/exports/cur2-csv/data/BILLING_PERIOD=2024-01",
-    ))
-    .unwrap()
-    .map(|e| e.unwrap().path())
-    .next()
-    .unwrap();
+    let source = std::fs::read_dir(fixture("exports/cur2-csv/exports/cur2-csv/data/BILLING_PERIOD=2024-01"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
     let bytes = std::fs::read(source).unwrap();
     let path = write(dir.path(), "short.csv.gz", &bytes[..bytes.len() * 2 / 3]);
     rejects(&path, &["gzip stream ends early"]);
@@ -86,46 +79,23 @@ fn gzip_that_ends_early() {
 #[test]
 fn missing_required_column() {
     let dir = tempfile::tempdir().unwrap();
-    let text = String::from_utf8(legacy_csv(&[GOOD_ROW]))
-        .unwrap()
-        .replace("lineItem/UsageStartDate", "lineItem/Other");
+    let text = String::from_utf8(legacy_csv(&[GOOD_ROW])).unwrap().replace("lineItem/UsageStartDate", "lineItem/Other");
     let path = write(dir.path(), "no-start.csv", text.as_bytes());
-    rejects(
-        &path,
-        &[
-            "lacks the required column `line_item_usage_start_date`",
-            "legacy CUR",
-        ],
-    );
+    rejects(&path, &["lacks the required column `line_item_usage_start_date`", "legacy CUR"]);
 }
 
 #[test]
 fn cost_that_is_not_a_number() {
     let dir = tempfile::tempdir().unwrap();
     let bad = GOOD_ROW.replace(",0.35", ",twelve");
-    let path = write(
-        dir.path(),
-        "text-cost.csv",
-        &legacy_csv(&[GOOD_ROW, GOOD_ROW, &bad]),
-    );
-    rejects(
-        &path,
-        &[
-            "line 4",
-            "`lineItem/UnblendedCost`",
-            "`twelve` is not a number",
-        ],
-    );
+    let path = write(dir.path(), "text-cost.csv", &legacy_csv(&[GOOD_ROW, GOOD_ROW, &bad]));
+    rejects(&path, &["line 4", "`lineItem/UnblendedCost`", "`twelve` is not a number"]);
 }
 
 #[test]
 fn row_with_too_many_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "ragged.csv",
-        &legacy_csv(&[GOOD_ROW, &format!("{GOOD_ROW},extra")]),
-    );
+    let path = write(dir.path(), "ragged.csv", &legacy_csv(&[GOOD_ROW, &format!("{GOOD_ROW},extra")]));
     rejects(&path, &["line 3", "9 fields but the header has 8"]);
 }
 
@@ -134,14 +104,7 @@ fn unparseable_timestamp() {
     let dir = tempfile::tempdir().unwrap();
     let bad = GOOD_ROW.replace("2024-01-03T00:00:00Z", "03/01/2024 12:00");
     let path = write(dir.path(), "bad-time.csv", &legacy_csv(&[&bad]));
-    rejects(
-        &path,
-        &[
-            "line 2",
-            "`lineItem/UsageStartDate`",
-            "`03/01/2024 12:00` is not a timestamp",
-        ],
-    );
+    rejects(&path, &["line 2", "`lineItem/UsageStartDate`", "`03/01/2024 12:00` is not a timestamp"]);
 }
 
 #[test]
@@ -155,10 +118,7 @@ fn empty_file() {
 fn text_that_is_not_utf8() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = legacy_csv(&[GOOD_ROW]);
-    let pos = bytes
-        .windows(16)
-        .position(|w| w == b"AmazonApiGateway")
-        .unwrap();
+    let pos = bytes.windows(16).position(|w| w == b"AmazonApiGateway").unwrap();
     bytes[pos + 6] = 0xFF;
     let path = write(dir.path(), "latin1.csv", &bytes);
     rejects(&path, &["line 2", "not valid UTF-8"]);
@@ -167,26 +127,13 @@ fn text_that_is_not_utf8() {
 #[test]
 fn columns_of_no_known_format() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "invoice.csv",
-        b"date,amount,memo\n2024-01-01,3.50,coffee\n",
-    );
-    rejects(
-        &path,
-        &[
-            "match no known billing export",
-            "BilledCost",
-            "`date`, `amount`, `memo`",
-        ],
-    );
+    let path = write(dir.path(), "invoice.csv", b"date,amount,memo\n2024-01-01,3.50,coffee\n");
+    rejects(&path, &["match no known billing export", "BilledCost", "`date`, `amount`, `memo`"]);
 }
 
 #[test]
 fn cost_column_of_the_wrong_type() {
-    use arrow_array::{
-        ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMillisecondArray,
-    };
+    use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMillisecondArray};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bool-cost.parquet");
     let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
@@ -197,24 +144,14 @@ fn cost_column_of_the_wrong_type() {
         ("line_item_usage_account_id", text("111122223333")),
         ("line_item_line_item_type", text("Usage")),
         ("line_item_product_code", text("AmazonApiGateway")),
-        (
-            "line_item_unblended_cost",
-            Arc::new(BooleanArray::from(vec![true])) as ArrayRef,
-        ),
+        ("line_item_unblended_cost", Arc::new(BooleanArray::from(vec![true])) as ArrayRef),
     ])
     .unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
-    rejects(
-        &path,
-        &["column `line_item_unblended_cost` has type Boolean, expected a number"],
-    );
+    rejects(&path, &["column `line_item_unblended_cost` has type Boolean, expected a number"]);
 }
 
 #[test]
@@ -224,8 +161,7 @@ fn manifest_listing_a_missing_file() {
     copy_tree(&fixture("exports/legacy-csv"), &source);
     let range = source.join("cur/legacy-csv/20240101-20240201");
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(range.join("legacy-csv-Manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(range.join("legacy-csv-Manifest.json")).unwrap()).unwrap();
     let listed = manifest["reportKeys"][0].as_str().unwrap();
     std::fs::remove_file(source.join(listed)).unwrap();
 
@@ -235,10 +171,7 @@ fn manifest_listing_a_missing_file() {
     let out = env.run(&["ingest", source.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        stderr.contains("legacy-csv-Manifest.json") && stderr.contains(listed),
-        "{stderr}"
-    );
+    assert!(stderr.contains("legacy-csv-Manifest.json") && stderr.contains(listed), "{stderr}");
     // January is skipped and keeps its data; February (intact) is re-ingested to the same bytes
     // apart from the commit records.
     let after = snapshot(&env.store());
@@ -248,11 +181,7 @@ fn manifest_listing_a_missing_file() {
             .map(|(p, b)| (p.clone(), b.clone()))
             .collect::<Vec<_>>()
     };
-    assert_eq!(
-        jan(&before),
-        jan(&after),
-        "January's partition is untouched"
-    );
+    assert_eq!(jan(&before), jan(&after), "January's partition is untouched");
 }
 
 #[test]
@@ -260,29 +189,17 @@ fn manifest_that_does_not_parse() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("exports");
     copy_tree(&fixture("exports/cur2-parquet"), &source);
-    let manifest = source
-        .join("exports/cur2-parquet/metadata/BILLING_PERIOD=2024-02/cur2-parquet-Manifest.json");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&manifest)
-        .unwrap();
-    file.write_all(b"{\"executionId\": \"x\", \"dataFiles\": [")
-        .unwrap();
+    let manifest = source.join("exports/cur2-parquet/metadata/BILLING_PERIOD=2024-02/cur2-parquet-Manifest.json");
+    let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(&manifest).unwrap();
+    file.write_all(b"{\"executionId\": \"x\", \"dataFiles\": [").unwrap();
 
     let env = Env::new();
     let out = env.run(&["ingest", source.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        stderr.contains("cur2-parquet-Manifest.json") && stderr.contains("not valid manifest JSON"),
-        "{stderr}"
-    );
-    let periods: Vec<_> = env
-        .report_json(&["--by", "billing_period"])
-        .iter()
-        .map(|r| r["billing_period"].clone())
-        .collect();
+    assert!(stderr.contains("cur2-parquet-Manifest.json") && stderr.contains("not valid manifest JSON"), "{stderr}");
+    let periods: Vec<_> =
+        env.report_json(&["--by", "billing_period"]).iter().map(|r| r["billing_period"].clone()).collect();
     assert_eq!(
         periods,
         vec![serde_json::json!("2024-01")],

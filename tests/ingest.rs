@@ -13,10 +13,7 @@ fn totals_by_export(env: &Env, metric: &str) -> BTreeMap<(String, String, String
         .into_iter()
         .map(|row| {
             let text = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
-            (
-                (text("export"), text("billing_period"), text("service")),
-                money(&row["cost"]),
-            )
+            ((text("export"), text("billing_period"), text("service")), money(&row["cost"]))
         })
         .collect()
 }
@@ -36,23 +33,13 @@ fn assert_matches_truth(env: &Env, generated: &Path) {
                     _ if layout.starts_with("focus") => row.unblended,
                     _ => row.net,
                 };
-                let key = (
-                    export.clone(),
-                    row.billing_period.clone(),
-                    row.service.clone(),
-                );
-                let got = actual
-                    .get(&key)
-                    .copied()
-                    .unwrap_or_else(|| panic!("{layout}: no {metric} row for {key:?}"));
+                let key = (export.clone(), row.billing_period.clone(), row.service.clone());
+                let got = actual.get(&key).copied().unwrap_or_else(|| panic!("{layout}: no {metric} row for {key:?}"));
                 assert!(
                     (got - expected).abs() <= Money::from_cents(1),
                     "{layout} {metric} {key:?}: report {got}, truth {expected}"
                 );
-                assert_eq!(
-                    got, expected,
-                    "{layout} {metric} {key:?} is exact, not just within a cent"
-                );
+                assert_eq!(got, expected, "{layout} {metric} {key:?} is exact, not just within a cent");
                 seen += 1;
             }
             let reported = actual.keys().filter(|(e, _, _)| e == export).count();
@@ -60,27 +47,17 @@ fn assert_matches_truth(env: &Env, generated: &Path) {
         }
     }
     let partitions: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.store().join("state/partitions.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(env.store().join("state/partitions.json")).unwrap()).unwrap();
     for (layout, export) in &truth.exports {
         for period in ["2024-01", "2024-02"] {
-            let expected: u64 = truth
-                .totals
-                .iter()
-                .filter(|r| r.billing_period == period)
-                .map(|r| r.rows)
-                .sum();
+            let expected: u64 = truth.totals.iter().filter(|r| r.billing_period == period).map(|r| r.rows).sum();
             let record = partitions["partitions"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|p| p["export"] == export.as_str() && p["billing_period"] == period)
                 .unwrap_or_else(|| panic!("{layout} {period} recorded"));
-            assert_eq!(
-                record["rows"].as_u64(),
-                Some(expected),
-                "{layout} {period} row count"
-            );
+            assert_eq!(record["rows"].as_u64(), Some(expected), "{layout} {period} row count");
         }
     }
 }
@@ -136,10 +113,7 @@ fn hourly_data_at_width_streams_through_intact() {
     env.ingest(&generated);
     let truth = truth(&generated);
     let rows: u64 = truth.totals.iter().map(|r| r.rows).sum();
-    assert!(
-        rows > 140_000,
-        "large enough to span several batches and files: {rows}"
-    );
+    assert!(rows > 140_000, "large enough to span several batches and files: {rows}");
     let total: Money = truth.totals.iter().map(|r| r.unblended).sum();
     for row in env.report_json(&["--by", "export"]) {
         assert_eq!(money(&row["cost"]), total, "{row:?}");
@@ -150,42 +124,16 @@ fn hourly_data_at_width_streams_through_intact() {
 fn reingesting_is_idempotent() {
     let env = Env::new();
     env.ingest(&fixture("exports"));
-    let first = env.ok(&[
-        "report",
-        "--by",
-        "export,billing_period,service",
-        "--format",
-        "csv",
-    ]);
-    let files_before: Vec<_> = snapshot(&env.store().join("line_items"))
-        .into_keys()
-        .collect();
+    let first = env.ok(&["report", "--by", "export,billing_period,service", "--format", "csv"]);
+    let files_before: Vec<_> = snapshot(&env.store().join("line_items")).into_keys().collect();
     env.ingest(&fixture("exports"));
-    let second = env.ok(&[
-        "report",
-        "--by",
-        "export,billing_period,service",
-        "--format",
-        "csv",
-    ]);
+    let second = env.ok(&["report", "--by", "export,billing_period,service", "--format", "csv"]);
     assert_eq!(first, second, "a second ingest changes no total");
-    let files_after: Vec<_> = snapshot(&env.store().join("line_items"))
-        .into_keys()
-        .collect();
-    assert_eq!(
-        files_before, files_after,
-        "partitions are replaced, never added beside"
-    );
+    let files_after: Vec<_> = snapshot(&env.store().join("line_items")).into_keys().collect();
+    assert_eq!(files_before, files_after, "partitions are replaced, never added beside");
     let log = std::fs::read_to_string(env.store().join("state/ingest-log.jsonl")).unwrap();
-    assert_eq!(
-        log.lines().count(),
-        24,
-        "6 layouts × 2 months, committed twice"
-    );
-    assert!(
-        !env.store().join(".staging").exists(),
-        "no staging left behind"
-    );
+    assert_eq!(log.lines().count(), 24, "6 layouts × 2 months, committed twice");
+    assert!(!env.store().join(".staging").exists(), "no staging left behind");
 }
 
 #[test]
@@ -203,23 +151,13 @@ fn stale_assemblies_and_old_files_are_ignored() {
 
 /// Usage in the first ten days: what the stale delivery holds (it has no month-end lines).
 fn early_usage(env: &Env) -> Money {
-    env.report_json(&[
-        "--by",
-        "line_item_type",
-        "--from",
-        "2024-01-01",
-        "--to",
-        "2024-01-10",
-    ])
-    .iter()
-    .filter(|r| {
-        matches!(
-            r["line_item_type"].as_str(),
-            Some("Usage" | "SavingsPlanCoveredUsage" | "SavingsPlanNegation")
-        )
-    })
-    .map(|r| money(&r["cost"]))
-    .sum()
+    env.report_json(&["--by", "line_item_type", "--from", "2024-01-01", "--to", "2024-01-10"])
+        .iter()
+        .filter(|r| {
+            matches!(r["line_item_type"].as_str(), Some("Usage" | "SavingsPlanCoveredUsage" | "SavingsPlanNegation"))
+        })
+        .map(|r| money(&r["cost"]))
+        .sum()
 }
 
 #[test]
@@ -228,41 +166,28 @@ fn a_restated_month_replaces_the_previous_delivery() {
     let source = env.path("legacy-csv");
     copy_tree(&fixture("exports/legacy-csv"), &source);
     env.ingest(&source);
-    let full_month =
-        money(&env.report_json(&["--month", "2024-01", "--by", "billing_period"])[0]["cost"]);
+    let full_month = money(&env.report_json(&["--month", "2024-01", "--by", "billing_period"])[0]["cost"]);
     let early = early_usage(&env);
 
     // Point the current manifest at the other assembly, as a re-delivery would.
     let range = source.join("cur/legacy-csv/20240101-20240201");
     let current: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(range.join("legacy-csv-Manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(range.join("legacy-csv-Manifest.json")).unwrap()).unwrap();
     let other = std::fs::read_dir(&range)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.is_dir() && p.file_name().unwrap() != current["assemblyId"].as_str().unwrap())
         .expect("a second assembly");
-    std::fs::copy(
-        other.join("legacy-csv-Manifest.json"),
-        range.join("legacy-csv-Manifest.json"),
-    )
-    .unwrap();
+    std::fs::copy(other.join("legacy-csv-Manifest.json"), range.join("legacy-csv-Manifest.json")).unwrap();
     env.ingest(&source);
 
-    let restated =
-        money(&env.report_json(&["--month", "2024-01", "--by", "billing_period"])[0]["cost"]);
+    let restated = money(&env.report_json(&["--month", "2024-01", "--by", "billing_period"])[0]["cost"]);
     assert_ne!(restated, full_month);
-    assert_eq!(
-        restated, early,
-        "January now holds exactly the other assembly's rows"
-    );
+    assert_eq!(restated, early, "January now holds exactly the other assembly's rows");
     let feb = env.report_json(&["--month", "2024-02", "--by", "export"]);
     assert_eq!(feb.len(), 1, "February untouched");
     let partitions = std::fs::read_to_string(env.store().join("state/partitions.json")).unwrap();
-    assert!(
-        partitions.contains(other.file_name().unwrap().to_str().unwrap()),
-        "the new delivery id is recorded"
-    );
+    assert!(partitions.contains(other.file_name().unwrap().to_str().unwrap()), "the new delivery id is recorded");
 }
 
 #[test]
@@ -273,38 +198,22 @@ fn two_exports_for_one_month_coexist() {
     env.ingest(&fixture("exports/legacy-csv"));
     let rows = env.report_json(&["--month", "2024-01", "--by", "export"]);
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(
-        money(&rows[0]["cost"]),
-        money(&rows[1]["cost"]),
-        "same organisation, same bill"
-    );
+    assert_eq!(money(&rows[0]["cost"]), money(&rows[1]["cost"]), "same organisation, same bill");
 }
 
 #[test]
 fn real_legacy_cur_sample_matches_a_sum_over_the_raw_file() {
-    let sample =
-        shared_data("focus-converters-aws-legacy-cur/sample-anonymous-aws-export-dataset.csv");
-    assert!(
-        sample.exists(),
-        "shared sample data is beside the repository: {}",
-        sample.display()
-    );
+    let sample = shared_data("focus-converters-aws-legacy-cur/sample-anonymous-aws-export-dataset.csv");
+    assert!(sample.exists(), "shared sample data is beside the repository: {}", sample.display());
     let mut expected: BTreeMap<String, f64> = BTreeMap::new();
     let mut reader = csv::Reader::from_path(&sample).unwrap();
     let headers = reader.headers().unwrap().clone();
-    let code = headers
-        .iter()
-        .position(|h| h == "lineItem/ProductCode")
-        .unwrap();
-    let cost = headers
-        .iter()
-        .position(|h| h == "lineItem/UnblendedCost")
-        .unwrap();
+    let code = headers.iter().position(|h| h == "lineItem/ProductCode").unwrap();
+    let cost = headers.iter().position(|h| h == "lineItem/UnblendedCost").unwrap();
     let mut lines = 0;
     for record in reader.records() {
         let record = record.unwrap();
-        *expected.entry(record[code].to_owned()).or_default() +=
-            record[cost].parse::<f64>().unwrap_or(0.0);
+        *expected.entry(record[code].to_owned()).or_default() += record[cost].parse::<f64>().unwrap_or(0.0);
         lines += 1;
     }
 
@@ -315,21 +224,11 @@ fn real_legacy_cur_sample_matches_a_sum_over_the_raw_file() {
     for row in &rows {
         let service = row["service"].as_str().unwrap();
         let got = money(&row["cost"]).to_f64();
-        assert!(
-            (got - expected[service]).abs() < 0.005,
-            "{service}: {got} vs raw {}",
-            expected[service]
-        );
+        assert!((got - expected[service]).abs() < 0.005, "{service}: {got} vs raw {}", expected[service]);
     }
     let total: f64 = expected.values().sum();
     let reported = money(&env.report_json(&["--by", "billing_period"])[0]["cost"]);
-    assert_eq!(
-        reported.round_to_cents().to_exact_string(),
-        format!("{total:.2}")
-    );
+    assert_eq!(reported.round_to_cents().to_exact_string(), format!("{total:.2}"));
     let partitions = std::fs::read_to_string(env.store().join("state/partitions.json")).unwrap();
-    assert!(
-        partitions.contains(&format!("\"rows\": {lines}")),
-        "every line item stored"
-    );
+    assert!(partitions.contains(&format!("\"rows\": {lines}")), "every line item stored");
 }

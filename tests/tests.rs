@@ -1,5 +1,6 @@
 //! End-to-end tests: each runs the `curwatch` binary as a user would.
 
+mod allocation;
 mod api_gateway;
 mod bad_input;
 mod ingest;

@@ -26,9 +26,7 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        Env { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     pub fn store(&self) -> PathBuf {
@@ -41,20 +39,14 @@ impl Env {
 
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_curwatch"));
-        cmd.arg("--store")
-            .arg(self.store())
-            .env_remove("CURWATCH_STORE");
+        cmd.arg("--store").arg(self.store()).env_remove("CURWATCH_STORE");
         cmd
     }
 
     /// Runs curwatch with `args`; panics with its output unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "curwatch {args:?} failed:\n{}",
-            describe(&out)
-        );
+        assert!(out.status.success(), "curwatch {args:?} failed:\n{}", describe(&out));
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
@@ -72,12 +64,7 @@ impl Env {
         all.extend_from_slice(args);
         let text = self.ok(&all);
         let value: serde_json::Value = serde_json::from_str(&text).expect("report JSON parses");
-        value
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|row| row.as_object().expect("object").clone())
-            .collect()
+        value.as_array().expect("array").iter().map(|row| row.as_object().expect("object").clone()).collect()
     }
 }
 
@@ -114,10 +101,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
                 out.insert(path.strip_prefix(dir).unwrap().join(""), Vec::new());
                 stack.push(path);
             } else {
-                out.insert(
-                    path.strip_prefix(dir).unwrap().to_owned(),
-                    std::fs::read(&path).expect("readable"),
-                );
+                out.insert(path.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&path).expect("readable"));
             }
         }
     }
@@ -140,6 +124,5 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// The synth truth file of a generated folder.
 pub fn truth(dir: &Path) -> curwatch_synth::Truth {
-    serde_json::from_slice(&std::fs::read(dir.join("truth.json")).expect("truth.json"))
-        .expect("truth parses")
+    serde_json::from_slice(&std::fs::read(dir.join("truth.json")).expect("truth.json")).expect("truth parses")
 }

@@ -18,12 +18,7 @@ use curwatch_schema::BillingPeriod;
 )]
 pub(crate) struct Cli {
     /// The curwatch store (canonical Parquet and state files).
-    #[arg(
-        long,
-        global = true,
-        env = "CURWATCH_STORE",
-        default_value = "./curwatch-data"
-    )]
+    #[arg(long, global = true, env = "CURWATCH_STORE", default_value = "./curwatch-data")]
     pub store: PathBuf,
 
     /// Print results only: no progress or notes on stderr.
@@ -43,8 +38,38 @@ pub(crate) enum Command {
     Ingest(IngestArgs),
     /// Sum cost from the store, grouped by any dimensions.
     Report(ReportArgs),
+    /// Check that allocated API Gateway cost equals the source, per billing period and account.
+    ///
+    /// Exits 1 if any difference exceeds $0.01.
+    Reconcile(ReconcileArgs),
     /// Generate realistic, seeded billing exports with a truth file of their totals.
     Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct RulesArg {
+    /// Allocation rules (TOML): owner tag, rules, account owners, shared-cost policy.
+    /// See docs/allocation.md.
+    #[arg(long, env = "CURWATCH_RULES")]
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct ReconcileArgs {
+    /// Only this billing period (YYYY-MM).
+    #[arg(long)]
+    pub month: Option<BillingPeriod>,
+
+    /// Which cost to reconcile.
+    #[arg(long, default_value = "unblended", value_parser = parse_metric)]
+    pub metric: Metric,
+
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -62,7 +87,8 @@ pub(crate) struct IngestArgs {
 pub(crate) struct ReportArgs {
     /// Dimensions to group by, comma-separated: billing_period, day, account, payer, service,
     /// service_name, region, usage_type, operation, line_item_type, charge_class, resource_id,
-    /// pricing_unit, provider, export, tag:<key>, cost_category:<key>.
+    /// pricing_unit, provider, export, tag:<key>, cost_category:<key>; for API Gateway also
+    /// api_id, api_type, stage, component, and after allocation team, owner_source, label:<name>.
     #[arg(long, default_value = "billing_period,service", value_parser = parse_dimensions)]
     pub by: Dimensions,
 
@@ -85,6 +111,9 @@ pub(crate) struct ReportArgs {
     /// Which cost to sum: unblended, net (after discounts) or amortized.
     #[arg(long, default_value = "unblended", value_parser = parse_metric)]
     pub metric: Metric,
+
+    #[command(flatten)]
+    pub rules: RulesArg,
 
     /// Output format.
     #[arg(long, default_value = "table", value_parser = parse_format)]

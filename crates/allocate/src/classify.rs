@@ -55,8 +55,7 @@ impl Component {
 
     /// From the usage type, by the substrings AWS uses (as the Well-Architected CUR library does).
     pub fn of_usage_type(usage_type: &str) -> Component {
-        if usage_type.contains("ApiGatewayRequest") || usage_type.contains("ApiGatewayHttpRequest")
-        {
+        if usage_type.contains("ApiGatewayRequest") || usage_type.contains("ApiGatewayHttpRequest") {
             Component::Requests
         } else if usage_type.contains("Message") {
             Component::Messages
@@ -121,10 +120,7 @@ const BILLING_CODES: &[(&str, &str)] = &[
 /// `None` when the type has no code, as some us-east-1 types do: use the product region then.
 pub fn region_of_usage_type(usage_type: &str) -> Option<&'static str> {
     let code = usage_type.split('-').next()?;
-    BILLING_CODES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, region)| *region)
+    BILLING_CODES.iter().find(|(c, _)| *c == code).map(|(_, region)| *region)
 }
 
 /// Classifies one API Gateway line from its resource id and usage type.
@@ -137,11 +133,7 @@ pub fn classify_line(resource_id: Option<&str>, usage_type: Option<&str>) -> Api
     let component = Some(Component::of_usage_type(usage_type.unwrap_or_default()));
     let from_usage = usage_type.and_then(type_of_usage);
     let Some(resource) = resource_id.map(str::trim).filter(|r| !r.is_empty()) else {
-        return ApiLine {
-            api_type: from_usage,
-            component,
-            ..ApiLine::default()
-        };
+        return ApiLine { api_type: from_usage, component, ..ApiLine::default() };
     };
     let path = resource.split_once("::").map_or(resource, |(_, path)| path);
     let mut parts = path.trim_start_matches('/').split('/');
@@ -154,12 +146,7 @@ pub fn classify_line(resource_id: Option<&str>, usage_type: Option<&str>) -> Api
         (Some(_), Some("stages"), Some(stage)) if !stage.is_empty() => Some(stage.to_owned()),
         _ => None,
     };
-    ApiLine {
-        api_id: api_id.map(str::to_owned),
-        stage,
-        api_type: from_usage.or(path_type),
-        component,
-    }
+    ApiLine { api_id: api_id.map(str::to_owned), stage, api_type: from_usage.or(path_type), component }
 }
 
 /// The API type a usage type alone proves.
@@ -195,11 +182,7 @@ impl ApiTypes {
 
     /// The type of a line's API, after everything observed.
     pub fn resolve(&self, line: &ApiLine) -> ApiType {
-        line.api_id
-            .as_ref()
-            .and_then(|id| self.seen.get(id).copied())
-            .or(line.api_type)
-            .unwrap_or(ApiType::Unknown)
+        line.api_id.as_ref().and_then(|id| self.seen.get(id).copied()).or(line.api_type).unwrap_or(ApiType::Unknown)
     }
 }
 
@@ -222,60 +205,31 @@ mod tests {
             Some("arn:aws:apigateway:eu-west-1::/apis/zz9/stages/$default"),
             Some("EU-ApiGatewayHttpRequest"),
         );
-        assert_eq!(
-            (http.stage.as_deref(), http.api_type),
-            (Some("$default"), Some(ApiType::Http))
-        );
+        assert_eq!((http.stage.as_deref(), http.api_type), (Some("$default"), Some(ApiType::Http)));
 
-        let ws = classify_line(
-            Some("arn:aws:apigateway:eu-west-1::/apis/ws1/stages/live"),
-            Some("EU-ApiGatewayMinute"),
-        );
-        assert_eq!(
-            (ws.api_type, ws.component),
-            (Some(ApiType::WebSocket), Some(Component::ConnectionMinutes))
-        );
+        let ws =
+            classify_line(Some("arn:aws:apigateway:eu-west-1::/apis/ws1/stages/live"), Some("EU-ApiGatewayMinute"));
+        assert_eq!((ws.api_type, ws.component), (Some(ApiType::WebSocket), Some(Component::ConnectionMinutes)));
     }
 
     #[test]
     fn messy_resource_ids_are_kept_without_loss() {
-        let no_stage = classify_line(
-            Some("arn:aws:apigateway:us-east-1::/restapis/a1b2c3"),
-            Some("USE1-ApiGatewayRequest"),
-        );
-        assert_eq!(
-            (no_stage.api_id.as_deref(), no_stage.stage),
-            (Some("a1b2c3"), None)
-        );
+        let no_stage =
+            classify_line(Some("arn:aws:apigateway:us-east-1::/restapis/a1b2c3"), Some("USE1-ApiGatewayRequest"));
+        assert_eq!((no_stage.api_id.as_deref(), no_stage.stage), (Some("a1b2c3"), None));
         let domain = classify_line(
             Some("arn:aws:apigateway:us-east-1::/domainnames/api.example.com"),
             Some("USE1-ApiGatewayRequest"),
         );
         assert_eq!(domain.api_id, None);
-        assert_eq!(
-            domain.api_type,
-            Some(ApiType::Rest),
-            "the usage type still tells the type"
-        );
+        assert_eq!(domain.api_type, Some(ApiType::Rest), "the usage type still tells the type");
         let empty = classify_line(Some(""), Some("Tax"));
         assert_eq!(empty.api_id, None);
         assert_eq!(empty.component, Some(Component::Other));
         let missing = classify_line(None, None);
-        assert_eq!(
-            missing,
-            ApiLine {
-                component: Some(Component::Other),
-                ..ApiLine::default()
-            }
-        );
-        let empty_stage = classify_line(
-            Some("arn:aws:apigateway:us-east-1::/apis/abc/stages/"),
-            None,
-        );
-        assert_eq!(
-            (empty_stage.api_id.as_deref(), empty_stage.stage),
-            (Some("abc"), None)
-        );
+        assert_eq!(missing, ApiLine { component: Some(Component::Other), ..ApiLine::default() });
+        let empty_stage = classify_line(Some("arn:aws:apigateway:us-east-1::/apis/abc/stages/"), None);
+        assert_eq!((empty_stage.api_id.as_deref(), empty_stage.stage), (Some("abc"), None));
     }
 
     #[test]
@@ -295,14 +249,8 @@ mod tests {
 
     #[test]
     fn billing_codes_give_regions() {
-        assert_eq!(
-            region_of_usage_type("EU-ApiGatewayRequest"),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            region_of_usage_type("APE1-USE1-DataTransfer-Out-Bytes"),
-            Some("ap-east-1")
-        );
+        assert_eq!(region_of_usage_type("EU-ApiGatewayRequest"), Some("eu-west-1"));
+        assert_eq!(region_of_usage_type("APE1-USE1-DataTransfer-Out-Bytes"), Some("ap-east-1"));
         assert_eq!(region_of_usage_type("DataTransfer-Out-Bytes"), None);
         assert_eq!(region_of_usage_type("ApiGatewayRequest"), None);
     }
@@ -314,11 +262,7 @@ mod tests {
             Some("arn:aws:apigateway:eu-west-1::/apis/ws1/stages/live"),
             Some("EU-DataTransfer-Out-Bytes"),
         );
-        assert_eq!(
-            types.resolve(&transfer),
-            ApiType::Unknown,
-            "nothing known yet"
-        );
+        assert_eq!(types.resolve(&transfer), ApiType::Unknown, "nothing known yet");
         types.observe(&classify_line(
             Some("arn:aws:apigateway:eu-west-1::/apis/ws1/stages/live"),
             Some("EU-ApiGatewayMessage"),
@@ -328,10 +272,6 @@ mod tests {
             Some("arn:aws:apigateway:us-east-1::/restapis/r1/stages/prod"),
             Some("DataTransfer-Out-Bytes"),
         );
-        assert_eq!(
-            types.resolve(&rest_transfer),
-            ApiType::Rest,
-            "REST ids say so themselves"
-        );
+        assert_eq!(types.resolve(&rest_transfer), ApiType::Rest, "REST ids say so themselves");
     }
 }

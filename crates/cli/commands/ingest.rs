@@ -16,8 +16,8 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
     let mut committed: Vec<PartitionRecord> = Vec::new();
     let mut failures = 0usize;
     for source in &args.sources {
-        let discovery = discover_local(source)
-            .with_context(|| format!("discovering exports in {}", source.display()))?;
+        let discovery =
+            discover_local(source).with_context(|| format!("discovering exports in {}", source.display()))?;
         if !discovery.ignored.is_empty() {
             log.info(&format!(
                 "{}: ignored {} data file(s) that no current manifest lists (older deliveries)",
@@ -27,22 +27,12 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
         }
         for error in discovery.errors {
             failures += 1;
-            log.error_with_note(
-                &error.into(),
-                "skipped; the store keeps its previous data for this export and period",
-            );
+            log.error_with_note(&error.into(), "skipped; the store keeps its previous data for this export and period");
         }
         if discovery.units.is_empty() {
-            log.warn(&format!(
-                "{}: no billing export files found",
-                source.display()
-            ));
+            log.warn(&format!("{}: no billing export files found", source.display()));
         }
-        let base = if source.is_file() {
-            source.parent().unwrap_or(Path::new(".")).to_owned()
-        } else {
-            source.clone()
-        };
+        let base = if source.is_file() { source.parent().unwrap_or(Path::new(".")).to_owned() } else { source.clone() };
         for unit in &discovery.units {
             match ingest_unit(store, &base, unit) {
                 Ok(records) => {
@@ -59,9 +49,7 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
                 }
                 Err(error) => {
                     failures += 1;
-                    let period = unit
-                        .billing_period
-                        .map_or_else(|| "(loose file)".to_owned(), |p| p.to_string());
+                    let period = unit.billing_period.map_or_else(|| "(loose file)".to_owned(), |p| p.to_string());
                     let note = format!(
                         "{} {period} was not ingested; the store keeps its previous data for it",
                         unit.export_id
@@ -75,29 +63,18 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
         print_stdout(&summary(&committed).render(args.format))?;
     }
     if failures > 0 {
-        log.info(&format!(
-            "{failures} unit(s) failed; {} partition(s) ingested",
-            committed.len()
-        ));
+        log.info(&format!("{failures} unit(s) failed; {} partition(s) ingested", committed.len()));
         return Ok(ExitStatus::Failure);
     }
     Ok(ExitStatus::Success)
 }
 
-fn ingest_unit(
-    store: &Store,
-    base: &Path,
-    unit: &DiscoveredUnit,
-) -> anyhow::Result<Vec<PartitionRecord>> {
+fn ingest_unit(store: &Store, base: &Path, unit: &DiscoveredUnit) -> anyhow::Result<Vec<PartitionRecord>> {
     let (manifest, delivery_id) = unit.manifest.clone().unzip();
     let source_files = unit
         .files
         .iter()
-        .map(|f| SourceFileRecord {
-            key: f.key.clone(),
-            size: f.size,
-            etag: f.etag.clone(),
-        })
+        .map(|f| SourceFileRecord { key: f.key.clone(), size: f.size, etag: f.etag.clone() })
         .collect();
     let mut writer = store.begin_unit(UnitSource {
         export: unit.export_id.clone(),
@@ -109,10 +86,7 @@ fn ingest_unit(
     })?;
     for file in &unit.files {
         let path: PathBuf = base.join(&file.key);
-        let ctx = FileContext {
-            export: unit.export_id.clone(),
-            source_file: file.key.clone(),
-        };
+        let ctx = FileContext { export: unit.export_id.clone(), source_file: file.key.clone() };
         let reader = open_file(&path, ctx)?;
         writer.set_format(reader.format().label());
         for batch in reader {
@@ -123,14 +97,7 @@ fn ingest_unit(
 }
 
 fn summary(records: &[PartitionRecord]) -> Table {
-    let headers = [
-        "billing_period",
-        "export",
-        "format",
-        "files",
-        "rows",
-        "unblended_cost",
-    ];
+    let headers = ["billing_period", "export", "format", "files", "rows", "unblended_cost"];
     let rows = records
         .iter()
         .map(|r| {
@@ -154,9 +121,5 @@ fn summary(records: &[PartitionRecord]) -> Table {
         Cell::Integer(total_rows as i64),
         Cell::Money(total_cost),
     ];
-    Table {
-        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
-        rows,
-        total: Some(total),
-    }
+    Table { headers: headers.iter().map(|h| (*h).to_owned()).collect(), rows, total: Some(total) }
 }

@@ -1,4 +1,5 @@
 mod ingest;
+mod reconcile;
 mod report;
 mod synth;
 
@@ -10,7 +11,16 @@ pub(crate) fn dispatch(cli: Cli, log: &Log) -> anyhow::Result<ExitStatus> {
     let store = curwatch_store::Store::new(&cli.store);
     match cli.command {
         Command::Ingest(args) => ingest::run(&store, &args, log),
-        Command::Report(args) => report::run(&store, &args),
+        Command::Report(args) => report::run(&store, &args, log),
+        Command::Reconcile(args) => reconcile::run(&store, &args, log),
         Command::Synth(args) => synth::run(&args, log),
     }
+}
+
+/// The allocation rules named on the command line, or the defaults.
+pub(crate) fn load_rules(arg: &crate::args::RulesArg) -> anyhow::Result<curwatch_allocate::Rules> {
+    Ok(match &arg.rules {
+        Some(path) => curwatch_allocate::Rules::load(path)?,
+        None => curwatch_allocate::Rules::default(),
+    })
 }

@@ -54,11 +54,7 @@ pub(crate) struct CanonicalColumns {
 impl CanonicalColumns {
     pub fn into_batch(self, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
         let len = self.usage_start.len();
-        let periods: Vec<String> = self
-            .billing_period
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let periods: Vec<String> = self.billing_period.iter().map(ToString::to_string).collect();
         let columns: Vec<ArrayRef> = vec![
             text_array(periods.iter().map(|p| Some(p.as_str())), len),
             Arc::new(TimestampMicrosecondArray::from(self.usage_start).with_timezone("UTC")),
@@ -91,10 +87,7 @@ impl CanonicalColumns {
 }
 
 /// Dictionary-encoded text; empty strings become null, as exports mean by them.
-pub(crate) fn text_array<'a>(
-    values: impl Iterator<Item = Option<&'a str>>,
-    len: usize,
-) -> ArrayRef {
+pub(crate) fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> ArrayRef {
     let mut builder = StringDictionaryBuilder::<Int32Type>::with_capacity(len, 64, 1024);
     for value in values {
         match value {
@@ -117,9 +110,7 @@ pub(crate) fn text_column(source: Option<&StringArray>, len: usize) -> ArrayRef 
 pub(crate) fn constant_text(value: &str, len: usize) -> ArrayRef {
     let keys = Int32Array::from(vec![0; len]);
     let values = StringArray::from(vec![value]);
-    Arc::new(
-        DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("key 0 is in range"),
-    )
+    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("key 0 is in range"))
 }
 
 fn money_array(values: impl Iterator<Item = Option<Money>>) -> Result<ArrayRef, ErrorKind> {
@@ -170,22 +161,14 @@ pub(crate) struct TagMapBuilder {
 
 impl TagMapBuilder {
     pub fn new(capacity: usize) -> Self {
-        let names = MapFieldNames {
-            entry: "entries".into(),
-            key: "keys".into(),
-            value: "values".into(),
-        };
+        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
         let builder = MapBuilder::with_capacity(
             Some(names),
             StringBuilder::with_capacity(capacity, capacity * 8),
             StringBuilder::with_capacity(capacity, capacity * 8),
             capacity,
         );
-        TagMapBuilder {
-            builder,
-            normalised: HashMap::new(),
-            row_keys: Vec::new(),
-        }
+        TagMapBuilder { builder, normalised: HashMap::new(), row_keys: Vec::new() }
     }
 
     /// The normalised form of a raw key (cached: the same few keys repeat on every row).
@@ -214,9 +197,7 @@ impl TagMapBuilder {
 
     pub fn end_row(&mut self) {
         self.row_keys.clear();
-        self.builder
-            .append(true)
-            .expect("keys and values stay aligned");
+        self.builder.append(true).expect("keys and values stay aligned");
     }
 
     pub fn finish(mut self) -> ArrayRef {

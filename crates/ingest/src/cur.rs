@@ -7,8 +7,7 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
 use crate::canonical::{
-    CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array,
-    text_column,
+    CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array, text_column,
 };
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
@@ -45,14 +44,7 @@ const CATEGORY_MAP: &str = "cost_category";
 const LEGACY_TAG_PREFIX: &str = "resource_tags_";
 const LEGACY_CATEGORY_PREFIX: &str = "cost_category_";
 
-const REQUIRED: [&str; 6] = [
-    BILLING_PERIOD_START,
-    USAGE_START,
-    ACCOUNT,
-    LINE_ITEM_TYPE,
-    PRODUCT_CODE,
-    UNBLENDED,
-];
+const REQUIRED: [&str; 6] = [BILLING_PERIOD_START, USAGE_START, ACCOUNT, LINE_ITEM_TYPE, PRODUCT_CODE, UNBLENDED];
 const OPTIONAL: [&str; 20] = [
     USAGE_END,
     PAYER,
@@ -90,41 +82,22 @@ impl CurPlan {
     pub fn new(format: ExportFormat, columns: &[String]) -> Result<Self, ErrorKind> {
         for required in REQUIRED {
             if !columns.iter().any(|c| c == required) {
-                return Err(ErrorKind::MissingColumn {
-                    format: format.label(),
-                    column: required.to_owned(),
-                });
+                return Err(ErrorKind::MissingColumn { format: format.label(), column: required.to_owned() });
             }
         }
         let prefixed = |prefix: &str| -> Vec<String> {
-            columns
-                .iter()
-                .filter(|c| c.starts_with(prefix) && c.len() > prefix.len())
-                .cloned()
-                .collect()
+            columns.iter().filter(|c| c.starts_with(prefix) && c.len() > prefix.len()).cloned().collect()
         };
         let (tag_columns, category_columns) = match format {
-            ExportFormat::LegacyCur => (
-                prefixed(LEGACY_TAG_PREFIX),
-                prefixed(LEGACY_CATEGORY_PREFIX),
-            ),
+            ExportFormat::LegacyCur => (prefixed(LEGACY_TAG_PREFIX), prefixed(LEGACY_CATEGORY_PREFIX)),
             _ => (Vec::new(), Vec::new()),
         };
-        let mut wanted: Vec<String> = REQUIRED
-            .iter()
-            .chain(OPTIONAL.iter())
-            .map(|s| (*s).to_owned())
-            .collect();
+        let mut wanted: Vec<String> = REQUIRED.iter().chain(OPTIONAL.iter()).map(|s| (*s).to_owned()).collect();
         wanted.extend([TAG_MAP.to_owned(), CATEGORY_MAP.to_owned()]);
         wanted.extend(tag_columns.iter().cloned());
         wanted.extend(category_columns.iter().cloned());
         wanted.retain(|w| columns.contains(w));
-        Ok(CurPlan {
-            format,
-            tag_columns,
-            category_columns,
-            wanted,
-        })
+        Ok(CurPlan { format, tag_columns, category_columns, wanted })
     }
 
     /// The source columns this plan reads (all present in the file).
@@ -132,14 +105,9 @@ impl CurPlan {
         &self.wanted
     }
 
-    pub fn canonicalize(
-        &self,
-        raw: &RawBatch,
-        ctx: &FileContext,
-    ) -> Result<RecordBatch, ErrorKind> {
+    pub fn canonicalize(&self, raw: &RawBatch, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
         let len = raw.len();
-        let required_text =
-            |name: &str| raw.text(name).map(|t| t.expect("required column checked"));
+        let required_text = |name: &str| raw.text(name).map(|t| t.expect("required column checked"));
         let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
         let usage_start = raw.timestamps(USAGE_START)?.expect("required");
         let line_item_type = required_text(LINE_ITEM_TYPE)?;
@@ -156,15 +124,10 @@ impl CurPlan {
             starts.push(usage_start[row].ok_or_else(|| raw.required_missing(row, USAGE_START))?);
         }
 
-        let unblended: Vec<Money> = unblended
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect();
+        let unblended: Vec<Money> = unblended.into_iter().map(Option::unwrap_or_default).collect();
         let amortized = self.amortized(raw, &line_item_type, &unblended)?;
-        let charge_class = line_item_type
-            .iter()
-            .map(|t| ChargeClass::from_cur_line_item_type(t.unwrap_or_default()))
-            .collect();
+        let charge_class =
+            line_item_type.iter().map(|t| ChargeClass::from_cur_line_item_type(t.unwrap_or_default())).collect();
 
         let product_map = match raw.map(PRODUCT_MAP)? {
             Some(map) if self.format == ExportFormat::Cur2 => Some(map),
@@ -175,31 +138,19 @@ impl CurPlan {
             None => product_attribute(raw, product_map.as_ref(), &["product_name"], len)?,
         };
         let region = match (raw.text(REGION_CODE)?, raw.text(REGION)?) {
-            (Some(codes), Some(regions)) => text_array(
-                codes
-                    .iter()
-                    .zip(regions.iter())
-                    .map(|(c, r)| c.filter(|c| !c.is_empty()).or(r)),
-                len,
-            ),
-            (Some(only), None) | (None, Some(only)) => text_column(Some(&only), len),
-            (None, None) => {
-                product_attribute(raw, product_map.as_ref(), &["region_code", "region"], len)?
+            (Some(codes), Some(regions)) => {
+                text_array(codes.iter().zip(regions.iter()).map(|(c, r)| c.filter(|c| !c.is_empty()).or(r)), len)
             }
+            (Some(only), None) | (None, Some(only)) => text_column(Some(&only), len),
+            (None, None) => product_attribute(raw, product_map.as_ref(), &["region_code", "region"], len)?,
         };
-        let services = text_array(
-            product_code
-                .iter()
-                .map(|c| Some(c.filter(|c| !c.is_empty()).unwrap_or("unknown"))),
-            len,
-        );
+        let services =
+            text_array(product_code.iter().map(|c| Some(c.filter(|c| !c.is_empty()).unwrap_or("unknown"))), len);
 
         CanonicalColumns {
             billing_period,
             usage_start: starts,
-            usage_end: raw
-                .timestamps(USAGE_END)?
-                .unwrap_or_else(|| vec![None; len]),
+            usage_end: raw.timestamps(USAGE_END)?.unwrap_or_else(|| vec![None; len]),
             payer_account_id: text_column(raw.text(PAYER)?.as_ref(), len),
             account_id: text_column(raw.text(ACCOUNT)?.as_ref(), len),
             line_item_type: text_column(Some(&line_item_type), len),
@@ -211,32 +162,20 @@ impl CurPlan {
             usage_type: text_column(raw.text(USAGE_TYPE)?.as_ref(), len),
             operation: text_column(raw.text(OPERATION)?.as_ref(), len),
             resource_id: text_column(raw.text(RESOURCE_ID)?.as_ref(), len),
-            usage_amount: raw
-                .float(USAGE_AMOUNT)?
-                .unwrap_or_else(|| vec![None; len].into()),
+            usage_amount: raw.float(USAGE_AMOUNT)?.unwrap_or_else(|| vec![None; len].into()),
             pricing_unit: text_column(raw.text(PRICING_UNIT)?.as_ref(), len),
             currency: text_column(raw.text(CURRENCY)?.as_ref(), len),
             net_unblended_cost: raw.money(NET_UNBLENDED)?.unwrap_or_else(|| vec![None; len]),
             unblended_cost: unblended,
             amortized_cost: amortized,
             tags: self.map_column(raw, TAG_MAP, &self.tag_columns, LEGACY_TAG_PREFIX)?,
-            cost_categories: self.map_column(
-                raw,
-                CATEGORY_MAP,
-                &self.category_columns,
-                LEGACY_CATEGORY_PREFIX,
-            )?,
+            cost_categories: self.map_column(raw, CATEGORY_MAP, &self.category_columns, LEGACY_CATEGORY_PREFIX)?,
         }
         .into_batch(ctx)
     }
 
     /// Amortised cost, by the Well-Architected CUR library's rule per line item type.
-    fn amortized(
-        &self,
-        raw: &RawBatch,
-        types: &StringArray,
-        unblended: &[Money],
-    ) -> Result<Vec<Money>, ErrorKind> {
+    fn amortized(&self, raw: &RawBatch, types: &StringArray, unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
         let sp_effective = raw.money(SP_EFFECTIVE)?;
         let sp_commitment = raw.money(SP_COMMITMENT)?;
         let sp_used = raw.money(SP_USED)?;
@@ -244,31 +183,22 @@ impl CurPlan {
         let ri_upfront = raw.money(RI_UNUSED_UPFRONT)?;
         let ri_recurring = raw.money(RI_UNUSED_RECURRING)?;
         let ri_arn = raw.text(RI_ARN)?;
-        let at =
-            |column: &Option<Vec<Option<Money>>>, row: usize| column.as_ref().and_then(|c| c[row]);
+        let at = |column: &Option<Vec<Option<Money>>>, row: usize| column.as_ref().and_then(|c| c[row]);
         let mut out = Vec::with_capacity(unblended.len());
         for (row, &cost) in unblended.iter().enumerate() {
             let value = match types.is_valid(row).then(|| types.value(row)) {
                 Some("SavingsPlanCoveredUsage") => at(&sp_effective, row).unwrap_or(cost),
-                Some("SavingsPlanRecurringFee") => {
-                    match (at(&sp_commitment, row), at(&sp_used, row)) {
-                        (Some(total), Some(used)) => total - used,
-                        _ => cost,
-                    }
-                }
+                Some("SavingsPlanRecurringFee") => match (at(&sp_commitment, row), at(&sp_used, row)) {
+                    (Some(total), Some(used)) => total - used,
+                    _ => cost,
+                },
                 Some("SavingsPlanNegation" | "SavingsPlanUpfrontFee") => Money::ZERO,
                 Some("DiscountedUsage") => at(&ri_effective, row).unwrap_or(cost),
                 Some("RIFee") => match (at(&ri_upfront, row), at(&ri_recurring, row)) {
                     (None, None) => cost,
-                    (upfront, recurring) => {
-                        upfront.unwrap_or_default() + recurring.unwrap_or_default()
-                    }
+                    (upfront, recurring) => upfront.unwrap_or_default() + recurring.unwrap_or_default(),
                 },
-                Some("Fee")
-                    if ri_arn
-                        .as_ref()
-                        .is_some_and(|a| a.is_valid(row) && !a.value(row).is_empty()) =>
-                {
+                Some("Fee") if ri_arn.as_ref().is_some_and(|a| a.is_valid(row) && !a.value(row).is_empty()) => {
                     Money::ZERO
                 }
                 _ => cost,
@@ -324,10 +254,7 @@ fn product_attribute(
     let mut values: Vec<Option<String>> = Vec::with_capacity(len);
     for row in 0..len {
         raw.map_entries(map, PRODUCT_MAP, row, &mut entries)?;
-        let found = keys
-            .iter()
-            .find_map(|k| entries.iter().find(|(key, _)| key == k))
-            .map(|(_, v)| v.clone());
+        let found = keys.iter().find_map(|k| entries.iter().find(|(key, _)| key == k)).map(|(_, v)| v.clone());
         values.push(found);
     }
     Ok(text_array(values.iter().map(|v| v.as_deref()), len))

@@ -76,36 +76,31 @@ pub fn plan_units(
         };
         let dir = parent(&object.key);
         // A legacy manifest inside its own assembly folder is a historical copy.
-        let in_assembly =
-            manifest.kind == ManifestKind::LegacyCur && file_name(dir) == manifest.delivery_id;
+        let in_assembly = manifest.kind == ManifestKind::LegacyCur && file_name(dir) == manifest.delivery_id;
         governed.push(match manifest.kind {
             ManifestKind::LegacyCur if in_assembly => parent(dir).to_owned(),
             ManifestKind::LegacyCur => dir.to_owned(),
             // <export>/metadata/BILLING_PERIOD=…/ governs the whole export folder.
             ManifestKind::DataExport => export_root(dir).to_owned(),
         });
-        candidates
-            .entry((manifest.export_id.clone(), manifest.billing_period))
-            .or_default()
-            .push((manifest, object, in_assembly));
+        candidates.entry((manifest.export_id.clone(), manifest.billing_period)).or_default().push((
+            manifest,
+            object,
+            in_assembly,
+        ));
     }
 
     let mut listed: HashMap<String, ()> = HashMap::new();
     'units: for ((export_id, period), mut found) in candidates {
         // Current manifests first, then the most recently written.
-        found.sort_by_key(|(_, object, in_assembly)| {
-            (*in_assembly, std::cmp::Reverse(object.modified))
-        });
+        found.sort_by_key(|(_, object, in_assembly)| (*in_assembly, std::cmp::Reverse(object.modified)));
         let (manifest, object, _) = &found[0];
         let mut files = Vec::with_capacity(manifest.files.len());
         for key in &manifest.files {
             let Some(info) = resolve(&by_key, &object.key, key) else {
                 discovery.errors.push(IngestError::new(
                     Path::new(source).join(&object.key),
-                    ErrorKind::ListedFileMissing {
-                        key: key.clone(),
-                        listing: source.to_owned(),
-                    },
+                    ErrorKind::ListedFileMissing { key: key.clone(), listing: source.to_owned() },
                 ));
                 continue 'units;
             };
@@ -124,10 +119,7 @@ pub fn plan_units(
         if listed.contains_key(&object.key) {
             continue;
         }
-        if governed
-            .iter()
-            .any(|root| root.is_empty() || object.key.starts_with(&format!("{root}/")))
-        {
+        if governed.iter().any(|root| root.is_empty() || object.key.starts_with(&format!("{root}/"))) {
             discovery.ignored.push(object.key.clone());
             continue;
         }
@@ -144,17 +136,9 @@ pub fn plan_units(
 /// A manifest names bucket keys; the listing may be rooted below the bucket (leading
 /// folders of the key are absent) or above it (the manifest's own folders come first).
 /// Tries the longest key under each of the manifest's ancestor folders, nearest root first.
-fn resolve<'a>(
-    by_key: &HashMap<&str, &'a ObjectInfo>,
-    manifest_key: &str,
-    key: &str,
-) -> Option<&'a ObjectInfo> {
+fn resolve<'a>(by_key: &HashMap<&str, &'a ObjectInfo>, manifest_key: &str, key: &str) -> Option<&'a ObjectInfo> {
     let mut prefixes = vec![""];
-    prefixes.extend(
-        manifest_key
-            .match_indices('/')
-            .map(|(i, _)| &manifest_key[..=i]),
-    );
+    prefixes.extend(manifest_key.match_indices('/').map(|(i, _)| &manifest_key[..=i]));
     let mut rest = key.trim_start_matches('/');
     loop {
         for prefix in &prefixes {
@@ -179,9 +163,7 @@ fn is_data_file(key: &str) -> bool {
     if name.starts_with('.') || key.contains("cost_and_usage_data_status") {
         return false;
     }
-    [".csv", ".csv.gz", ".gz", ".parquet"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
+    [".csv", ".csv.gz", ".gz", ".parquet"].iter().any(|ext| name.ends_with(ext))
 }
 
 fn parent(key: &str) -> &str {
@@ -193,10 +175,7 @@ fn file_name(key: &str) -> &str {
 }
 
 fn export_root(dir: &str) -> &str {
-    match dir
-        .rfind("/metadata/")
-        .or_else(|| dir.starts_with("metadata/").then_some(0))
-    {
+    match dir.rfind("/metadata/").or_else(|| dir.starts_with("metadata/").then_some(0)) {
         Some(0) if dir.starts_with("metadata/") => "",
         Some(pos) => &dir[..pos],
         None => dir,
@@ -208,25 +187,12 @@ pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, IngestError> {
     let info = |path: &Path, key: String| -> Result<ObjectInfo, IngestError> {
         let meta = std::fs::metadata(path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))?;
         let modified = meta.modified().ok();
-        let stamp = modified
-            .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        Ok(ObjectInfo {
-            key,
-            size: meta.len(),
-            modified,
-            etag: Some(format!("{}-{stamp}", meta.len())),
-        })
+        let stamp = modified.and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        Ok(ObjectInfo { key, size: meta.len(), modified, etag: Some(format!("{}-{stamp}", meta.len())) })
     };
     let meta = std::fs::metadata(root).map_err(|e| IngestError::new(root, ErrorKind::Io(e)))?;
     if meta.is_file() {
-        return Ok(vec![info(
-            root,
-            root.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-        )?]);
+        return Ok(vec![info(root, root.file_name().unwrap_or_default().to_string_lossy().into_owned())?]);
     }
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
@@ -237,15 +203,8 @@ pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, IngestError> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let relative = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walk stays under root");
-        let key = relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let relative = entry.path().strip_prefix(root).expect("walk stays under root");
+        let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         out.push(info(entry.path(), key)?);
     }
     Ok(out)
@@ -254,10 +213,7 @@ pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, IngestError> {
 /// Discovery over a local directory tree laid out as AWS delivers to S3, or one file.
 pub fn discover_local(root: &Path) -> Result<Discovery, IngestError> {
     let listing = list_local(root)?;
-    let base = if std::fs::metadata(root)
-        .map(|m| m.is_file())
-        .unwrap_or(false)
-    {
+    let base = if std::fs::metadata(root).map(|m| m.is_file()).unwrap_or(false) {
         root.parent().unwrap_or(Path::new(".")).to_owned()
     } else {
         root.to_owned()
@@ -274,12 +230,7 @@ mod tests {
 
     fn obj(key: &str, age: u64) -> ObjectInfo {
         let modified = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 - age);
-        ObjectInfo {
-            key: key.into(),
-            size: 1,
-            modified: Some(modified),
-            etag: None,
-        }
+        ObjectInfo { key: key.into(), size: 1, modified: Some(modified), etag: None }
     }
 
     fn legacy(assembly: &str, keys: &[&str]) -> Vec<u8> {
@@ -301,15 +252,9 @@ mod tests {
         ];
         let discovery = plan_units("src", &listing, |key| {
             Ok(if key.contains("/old/") {
-                legacy(
-                    "old",
-                    &["bucketprefix/cur/r/20240101-20240201/old/r-1.csv.gz"],
-                )
+                legacy("old", &["bucketprefix/cur/r/20240101-20240201/old/r-1.csv.gz"])
             } else {
-                legacy(
-                    "new",
-                    &["bucketprefix/cur/r/20240101-20240201/new/r-1.csv.gz"],
-                )
+                legacy("new", &["bucketprefix/cur/r/20240101-20240201/new/r-1.csv.gz"])
             })
         })
         .unwrap();
@@ -319,25 +264,17 @@ mod tests {
         assert_eq!(unit.manifest.as_ref().unwrap().1, "new");
         assert_eq!(unit.files[0].key, "cur/r/20240101-20240201/new/r-1.csv.gz");
         assert_eq!(discovery.units[1].export_id, "file:loose");
-        assert_eq!(
-            discovery.ignored,
-            vec!["cur/r/20240101-20240201/old/r-1.csv.gz"]
-        );
+        assert_eq!(discovery.ignored, vec!["cur/r/20240101-20240201/old/r-1.csv.gz"]);
     }
 
     #[test]
     fn a_listed_file_that_is_missing_is_an_error() {
         let listing = vec![obj("r/20240101-20240201/r-Manifest.json", 0)];
-        let discovery = plan_units("src", &listing, |_| {
-            Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))
-        })
-        .unwrap();
+        let discovery =
+            plan_units("src", &listing, |_| Ok(legacy("a", &["r/20240101-20240201/a/r-1.csv.gz"]))).unwrap();
         assert!(discovery.units.is_empty());
         let err = discovery.errors[0].to_string();
-        assert!(
-            err.contains("r-Manifest.json") && err.contains("a/r-1.csv.gz"),
-            "{err}"
-        );
+        assert!(err.contains("r-Manifest.json") && err.contains("a/r-1.csv.gz"), "{err}");
     }
 
     #[test]
@@ -349,13 +286,9 @@ mod tests {
         ];
         let manifest = serde_json::json!({"executionId": "x", "exportName": "e",
             "dataFiles": ["s3://b/e/data/BILLING_PERIOD=2024-01/e-00002.snappy.parquet"]});
-        let discovery =
-            plan_units("src", &listing, |_| Ok(manifest.to_string().into_bytes())).unwrap();
+        let discovery = plan_units("src", &listing, |_| Ok(manifest.to_string().into_bytes())).unwrap();
         assert_eq!(discovery.units.len(), 1);
         assert_eq!(discovery.units[0].files.len(), 1);
-        assert_eq!(
-            discovery.ignored,
-            vec!["e/data/BILLING_PERIOD=2024-01/e-00001.snappy.parquet"]
-        );
+        assert_eq!(discovery.ignored, vec!["e/data/BILLING_PERIOD=2024-01/e-00001.snappy.parquet"]);
     }
 }

@@ -25,9 +25,7 @@ impl fmt::Display for Location {
 pub enum ErrorKind {
     #[error("cannot read the file: {0}")]
     Io(#[source] std::io::Error),
-    #[error(
-        "the file is empty (0 bytes); an export file always has at least a header or a Parquet footer"
-    )]
+    #[error("the file is empty (0 bytes); an export file always has at least a header or a Parquet footer")]
     Empty,
     #[error("the gzip stream ends early: the file is truncated or still being written")]
     TruncatedGzip,
@@ -35,9 +33,7 @@ pub enum ErrorKind {
     Parquet(String),
     #[error("malformed CSV at {location}: {message}")]
     Csv { location: Location, message: String },
-    #[error(
-        "{location}: text is not valid UTF-8; billing exports are UTF-8 (re-export or convert the file)"
-    )]
+    #[error("{location}: text is not valid UTF-8; billing exports are UTF-8 (re-export or convert the file)")]
     NotUtf8 { location: Location },
     #[error(
         "the columns match no known billing export. Expected legacy CUR (`lineItem/UnblendedCost` or \
@@ -46,22 +42,11 @@ pub enum ErrorKind {
     )]
     UnknownFormat { found: String },
     #[error("{format} file lacks the required column `{column}`")]
-    MissingColumn {
-        format: &'static str,
-        column: String,
-    },
+    MissingColumn { format: &'static str, column: String },
     #[error("column `{column}` has type {found}, expected {expected}")]
-    WrongType {
-        column: String,
-        found: String,
-        expected: &'static str,
-    },
+    WrongType { column: String, found: String, expected: &'static str },
     #[error("{location}, column `{column}`: {problem}")]
-    BadValue {
-        location: Location,
-        column: String,
-        problem: String,
-    },
+    BadValue { location: Location, column: String, problem: String },
     #[error("manifest problem: {0}")]
     Manifest(String),
     #[error("the manifest lists `{key}`, which is not present in {listing}")]
@@ -81,9 +66,6 @@ pub struct IngestError {
 
 impl IngestError {
     pub fn new(path: impl Into<PathBuf>, kind: ErrorKind) -> Self {
-        IngestError {
-            path: path.into(),
-            kind,
-        }
+        IngestError { path: path.into(), kind }
     }
 }

@@ -32,12 +32,7 @@ const COMMITMENT_ID: &str = "CommitmentDiscountId";
 const TAGS: &str = "Tags";
 const COST_CATEGORIES: &str = "x_CostCategories";
 
-const REQUIRED: [&str; 4] = [
-    BILLED_COST,
-    BILLING_PERIOD_START,
-    CHARGE_PERIOD_START,
-    CHARGE_CATEGORY,
-];
+const REQUIRED: [&str; 4] = [BILLED_COST, BILLING_PERIOD_START, CHARGE_PERIOD_START, CHARGE_CATEGORY];
 const OPTIONAL: [&str; 19] = [
     EFFECTIVE_COST,
     CHARGE_PERIOD_END,
@@ -84,10 +79,7 @@ const AWS_SERVICE_CODES: &[(&str, &str)] = &[
 
 /// The CUR product code for a FOCUS service name; other providers' names pass through.
 pub fn service_code_for_name(name: &str) -> &str {
-    AWS_SERVICE_CODES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(name, |(_, code)| code)
+    AWS_SERVICE_CODES.iter().find(|(n, _)| *n == name).map_or(name, |(_, code)| code)
 }
 
 #[derive(Debug, Clone)]
@@ -112,12 +104,7 @@ impl FocusPlan {
                 column: SERVICE_NAME.to_owned(),
             });
         }
-        let wanted = REQUIRED
-            .iter()
-            .chain(OPTIONAL.iter())
-            .filter(|c| has(c))
-            .map(|c| (*c).to_owned())
-            .collect();
+        let wanted = REQUIRED.iter().chain(OPTIONAL.iter()).filter(|c| has(c)).map(|c| (*c).to_owned()).collect();
         Ok(FocusPlan { wanted })
     }
 
@@ -125,20 +112,12 @@ impl FocusPlan {
         &self.wanted
     }
 
-    pub fn canonicalize(
-        &self,
-        raw: &RawBatch,
-        ctx: &FileContext,
-    ) -> Result<RecordBatch, ErrorKind> {
+    pub fn canonicalize(&self, raw: &RawBatch, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
         let len = raw.len();
         let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
         let charge_start = raw.timestamps(CHARGE_PERIOD_START)?.expect("required");
-        let billed: Vec<Money> = raw
-            .money(BILLED_COST)?
-            .expect("required")
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect();
+        let billed: Vec<Money> =
+            raw.money(BILLED_COST)?.expect("required").into_iter().map(Option::unwrap_or_default).collect();
         let effective = raw.money(EFFECTIVE_COST)?;
         let category = raw.text(CHARGE_CATEGORY)?.expect("required");
         let commitment = raw.text(COMMITMENT_ID)?;
@@ -153,67 +132,34 @@ impl FocusPlan {
                     .and_then(BillingPeriod::of_micros)
                     .ok_or_else(|| raw.required_missing(row, BILLING_PERIOD_START))?,
             );
-            starts.push(
-                charge_start[row].ok_or_else(|| raw.required_missing(row, CHARGE_PERIOD_START))?,
-            );
-            let buys_commitment = commitment
-                .as_ref()
-                .is_some_and(|c| c.is_valid(row) && !c.value(row).is_empty());
-            let category = if category.is_valid(row) {
-                category.value(row)
-            } else {
-                ""
-            };
-            charge_class.push(ChargeClass::from_focus_charge_category(
-                category,
-                buys_commitment,
-            ));
-            amortized.push(
-                effective
-                    .as_ref()
-                    .and_then(|e| e[row])
-                    .unwrap_or(billed[row]),
-            );
+            starts.push(charge_start[row].ok_or_else(|| raw.required_missing(row, CHARGE_PERIOD_START))?);
+            let buys_commitment = commitment.as_ref().is_some_and(|c| c.is_valid(row) && !c.value(row).is_empty());
+            let category = if category.is_valid(row) { category.value(row) } else { "" };
+            charge_class.push(ChargeClass::from_focus_charge_category(category, buys_commitment));
+            amortized.push(effective.as_ref().and_then(|e| e[row]).unwrap_or(billed[row]));
         }
 
         let names = raw.text(SERVICE_NAME)?;
         let codes = raw.text(SERVICE_CODE)?;
         let service = text_array(
             (0..len).map(|row| {
-                let code = codes
-                    .as_ref()
-                    .filter(|c| c.is_valid(row))
-                    .map(|c| c.value(row))
-                    .filter(|c| !c.is_empty());
-                let name = names
-                    .as_ref()
-                    .filter(|n| n.is_valid(row))
-                    .map(|n| n.value(row))
-                    .filter(|n| !n.is_empty());
-                Some(
-                    code.or_else(|| name.map(service_code_for_name))
-                        .unwrap_or("unknown"),
-                )
+                let code = codes.as_ref().filter(|c| c.is_valid(row)).map(|c| c.value(row)).filter(|c| !c.is_empty());
+                let name = names.as_ref().filter(|n| n.is_valid(row)).map(|n| n.value(row)).filter(|n| !n.is_empty());
+                Some(code.or_else(|| name.map(service_code_for_name)).unwrap_or("unknown"))
             }),
             len,
         );
         let region = raw.text(REGION_ID)?.or(raw.text(REGION_LEGACY)?);
         let unit = raw.text(PRICING_UNIT)?.or(raw.text(CONSUMED_UNIT)?);
         let provider = match raw.text(PROVIDER)? {
-            Some(p) => text_array(
-                p.iter()
-                    .map(|p| Some(p.filter(|p| !p.is_empty()).unwrap_or("unknown"))),
-                len,
-            ),
+            Some(p) => text_array(p.iter().map(|p| Some(p.filter(|p| !p.is_empty()).unwrap_or("unknown"))), len),
             None => text_array(std::iter::repeat_n(Some("unknown"), len), len),
         };
 
         CanonicalColumns {
             billing_period,
             usage_start: starts,
-            usage_end: raw
-                .timestamps(CHARGE_PERIOD_END)?
-                .unwrap_or_else(|| vec![None; len]),
+            usage_end: raw.timestamps(CHARGE_PERIOD_END)?.unwrap_or_else(|| vec![None; len]),
             payer_account_id: text_column(raw.text(BILLING_ACCOUNT)?.as_ref(), len),
             account_id: text_column(raw.text(SUB_ACCOUNT)?.as_ref(), len),
             line_item_type: text_column(Some(&category), len),
@@ -225,9 +171,7 @@ impl FocusPlan {
             usage_type: text_column(raw.text(USAGE_TYPE)?.as_ref(), len),
             operation: text_column(raw.text(OPERATION)?.as_ref(), len),
             resource_id: text_column(raw.text(RESOURCE_ID)?.as_ref(), len),
-            usage_amount: raw
-                .float(QUANTITY)?
-                .unwrap_or_else(|| vec![None; len].into()),
+            usage_amount: raw.float(QUANTITY)?.unwrap_or_else(|| vec![None; len].into()),
             pricing_unit: text_column(unit.as_ref(), len),
             currency: text_column(raw.text(CURRENCY)?.as_ref(), len),
             unblended_cost: billed,
@@ -246,13 +190,7 @@ mod tests {
 
     #[test]
     fn maps_aws_service_names() {
-        assert_eq!(
-            service_code_for_name("Amazon API Gateway"),
-            "AmazonApiGateway"
-        );
-        assert_eq!(
-            service_code_for_name("Virtual Machines"),
-            "Virtual Machines"
-        );
+        assert_eq!(service_code_for_name("Amazon API Gateway"), "AmazonApiGateway");
+        assert_eq!(service_code_for_name("Virtual Machines"), "Virtual Machines");
     }
 }

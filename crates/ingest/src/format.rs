@@ -25,25 +25,14 @@ impl ExportFormat {
     }
 
     /// Decides the format from (normalised) column names.
-    pub fn detect<'a>(
-        columns: impl IntoIterator<Item = &'a str> + Clone,
-    ) -> Result<Self, ErrorKind> {
+    pub fn detect<'a>(columns: impl IntoIterator<Item = &'a str> + Clone) -> Result<Self, ErrorKind> {
         let has = |name: &str| columns.clone().into_iter().any(|c| c == name);
         if has("BilledCost") || has("ChargePeriodStart") {
             return Ok(ExportFormat::Focus);
         }
         if has("line_item_unblended_cost") {
-            let cur2 = [
-                "resource_tags",
-                "product",
-                "cost_category",
-                "bill_payer_account_name",
-            ];
-            return Ok(if cur2.iter().any(|c| has(c)) {
-                ExportFormat::Cur2
-            } else {
-                ExportFormat::LegacyCur
-            });
+            let cur2 = ["resource_tags", "product", "cost_category", "bill_payer_account_name"];
+            return Ok(if cur2.iter().any(|c| has(c)) { ExportFormat::Cur2 } else { ExportFormat::LegacyCur });
         }
         let names: Vec<&str> = columns.into_iter().collect();
         let shown: Vec<&str> = names.iter().take(6).copied().collect();
@@ -54,11 +43,7 @@ impl ExportFormat {
                 "{} column(s) starting `{}`{}",
                 names.len(),
                 shown.join("`, `"),
-                if names.len() > shown.len() {
-                    ", …"
-                } else {
-                    ""
-                }
+                if names.len() > shown.len() { ", …" } else { "" }
             )
         };
         Err(ErrorKind::UnknownFormat { found })
@@ -78,22 +63,10 @@ mod tests {
     #[test]
     fn detects_each_format() {
         let legacy = ["line_item_unblended_cost", "resource_tags_user_team"];
-        assert_eq!(
-            ExportFormat::detect(legacy).unwrap(),
-            ExportFormat::LegacyCur
-        );
-        assert_eq!(
-            ExportFormat::detect(["line_item_unblended_cost", "resource_tags"]).unwrap(),
-            ExportFormat::Cur2
-        );
-        assert_eq!(
-            ExportFormat::detect(["BilledCost", "Tags"]).unwrap(),
-            ExportFormat::Focus
-        );
+        assert_eq!(ExportFormat::detect(legacy).unwrap(), ExportFormat::LegacyCur);
+        assert_eq!(ExportFormat::detect(["line_item_unblended_cost", "resource_tags"]).unwrap(), ExportFormat::Cur2);
+        assert_eq!(ExportFormat::detect(["BilledCost", "Tags"]).unwrap(), ExportFormat::Focus);
         let err = ExportFormat::detect(["a", "b"]).unwrap_err().to_string();
-        assert!(
-            err.contains("BilledCost") && err.contains("`a`, `b`"),
-            "{err}"
-        );
+        assert!(err.contains("BilledCost") && err.contains("`a`, `b`"), "{err}");
     }
 }

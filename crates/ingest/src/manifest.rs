@@ -43,14 +43,9 @@ struct RawManifest {
 
 /// Parses a manifest. `key` is where it was found (its folder may carry `BILLING_PERIOD=`).
 pub fn parse_manifest(bytes: &[u8], key: &str) -> Result<Manifest, ErrorKind> {
-    let raw: RawManifest = serde_json::from_slice(bytes)
-        .map_err(|e| ErrorKind::Manifest(format!("not valid manifest JSON: {e}")))?;
-    let file_stem = key
-        .rsplit('/')
-        .next()
-        .unwrap_or(key)
-        .trim_end_matches("-Manifest.json")
-        .to_owned();
+    let raw: RawManifest =
+        serde_json::from_slice(bytes).map_err(|e| ErrorKind::Manifest(format!("not valid manifest JSON: {e}")))?;
+    let file_stem = key.rsplit('/').next().unwrap_or(key).trim_end_matches("-Manifest.json").to_owned();
     if let Some(keys) = raw.report_keys {
         let name = raw.report_name.unwrap_or(file_stem);
         let export_id = match raw.account {
@@ -60,16 +55,8 @@ pub fn parse_manifest(bytes: &[u8], key: &str) -> Result<Manifest, ErrorKind> {
         let billing_period = period_from_value(raw.billing_period.as_ref())
             .or_else(|| period_from_key(key))
             .ok_or_else(|| ErrorKind::Manifest("no readable `billingPeriod.start`".into()))?;
-        let delivery_id = raw
-            .assembly_id
-            .ok_or_else(|| ErrorKind::Manifest("no `assemblyId`".into()))?;
-        return Ok(Manifest {
-            kind: ManifestKind::LegacyCur,
-            export_id,
-            billing_period,
-            delivery_id,
-            files: keys,
-        });
+        let delivery_id = raw.assembly_id.ok_or_else(|| ErrorKind::Manifest("no `assemblyId`".into()))?;
+        return Ok(Manifest { kind: ManifestKind::LegacyCur, export_id, billing_period, delivery_id, files: keys });
     }
     if let Some(files) = raw.data_files {
         let (account, name) = match raw.export_arn.as_deref().and_then(parse_export_arn) {
@@ -80,31 +67,15 @@ pub fn parse_manifest(bytes: &[u8], key: &str) -> Result<Manifest, ErrorKind> {
             Some(account) => format!("export:{account}:{name}"),
             None => format!("export:{name}"),
         };
-        let billing_period = period_from_value(raw.billing_period.as_ref())
-            .or_else(|| period_from_key(key))
-            .ok_or_else(|| {
-                ErrorKind::Manifest(
-                    "no billing period in the manifest or its BILLING_PERIOD= folder".into(),
-                )
+        let billing_period =
+            period_from_value(raw.billing_period.as_ref()).or_else(|| period_from_key(key)).ok_or_else(|| {
+                ErrorKind::Manifest("no billing period in the manifest or its BILLING_PERIOD= folder".into())
             })?;
-        let delivery_id = raw
-            .execution_id
-            .ok_or_else(|| ErrorKind::Manifest("no `executionId`".into()))?;
-        let files = files
-            .iter()
-            .map(|f| bucket_relative(f).to_owned())
-            .collect();
-        return Ok(Manifest {
-            kind: ManifestKind::DataExport,
-            export_id,
-            billing_period,
-            delivery_id,
-            files,
-        });
+        let delivery_id = raw.execution_id.ok_or_else(|| ErrorKind::Manifest("no `executionId`".into()))?;
+        let files = files.iter().map(|f| bucket_relative(f).to_owned()).collect();
+        return Ok(Manifest { kind: ManifestKind::DataExport, export_id, billing_period, delivery_id, files });
     }
-    Err(ErrorKind::Manifest(
-        "neither `reportKeys` (legacy CUR) nor `dataFiles` (Data Exports) is present".into(),
-    ))
+    Err(ErrorKind::Manifest("neither `reportKeys` (legacy CUR) nor `dataFiles` (Data Exports) is present".into()))
 }
 
 /// `arn:aws:bcm-data-exports:us-east-1:123456789012:export/name-uuid` → (account, name-uuid's name).
@@ -129,15 +100,11 @@ fn period_from_value(value: Option<&serde_json::Value>) -> Option<BillingPeriod>
         serde_json::Value::Object(o) => o.get("start")?.as_str()?,
         _ => return None,
     };
-    text.parse()
-        .ok()
-        .or_else(|| parse_timestamp_micros(text).and_then(BillingPeriod::of_micros))
+    text.parse().ok().or_else(|| parse_timestamp_micros(text).and_then(BillingPeriod::of_micros))
 }
 
 fn period_from_key(key: &str) -> Option<BillingPeriod> {
-    key.split('/')
-        .find_map(|part| part.strip_prefix("BILLING_PERIOD="))
-        .and_then(|p| p.parse().ok())
+    key.split('/').find_map(|part| part.strip_prefix("BILLING_PERIOD=")).and_then(|p| p.parse().ok())
 }
 
 #[cfg(test)]
@@ -158,34 +125,18 @@ mod tests {
 
     #[test]
     fn parses_a_data_export_manifest() {
-        let json = br#"{"executionId":"e9","exportArn":"arn:aws:bcm-data-exports:us-east-1:111122223333:export/focus-1",
+        let json =
+            br#"{"executionId":"e9","exportArn":"arn:aws:bcm-data-exports:us-east-1:111122223333:export/focus-1",
             "dataFiles":["s3://bucket/p/focus/data/BILLING_PERIOD=2024-02/focus-00001.snappy.parquet"]}"#;
-        let m = parse_manifest(
-            json,
-            "p/focus/metadata/BILLING_PERIOD=2024-02/focus-Manifest.json",
-        )
-        .unwrap();
+        let m = parse_manifest(json, "p/focus/metadata/BILLING_PERIOD=2024-02/focus-Manifest.json").unwrap();
         assert_eq!(m.export_id, "export:111122223333:focus-1");
         assert_eq!(m.billing_period.to_string(), "2024-02");
-        assert_eq!(
-            m.files,
-            vec!["p/focus/data/BILLING_PERIOD=2024-02/focus-00001.snappy.parquet"]
-        );
+        assert_eq!(m.files, vec!["p/focus/data/BILLING_PERIOD=2024-02/focus-00001.snappy.parquet"]);
     }
 
     #[test]
     fn rejects_manifests_that_say_nothing() {
-        assert!(
-            parse_manifest(b"{}", "x-Manifest.json")
-                .unwrap_err()
-                .to_string()
-                .contains("reportKeys")
-        );
-        assert!(
-            parse_manifest(b"{not json", "x-Manifest.json")
-                .unwrap_err()
-                .to_string()
-                .contains("JSON")
-        );
+        assert!(parse_manifest(b"{}", "x-Manifest.json").unwrap_err().to_string().contains("reportKeys"));
+        assert!(parse_manifest(b"{not json", "x-Manifest.json").unwrap_err().to_string().contains("JSON"));
     }
 }

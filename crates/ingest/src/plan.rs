@@ -32,11 +32,7 @@ impl Plan {
         }
     }
 
-    pub fn canonicalize(
-        &self,
-        raw: &RawBatch,
-        ctx: &FileContext,
-    ) -> Result<RecordBatch, ErrorKind> {
+    pub fn canonicalize(&self, raw: &RawBatch, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
         match self {
             Plan::Cur(plan) => plan.canonicalize(raw, ctx),
             Plan::Focus(plan) => plan.canonicalize(raw, ctx),

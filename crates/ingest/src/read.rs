@@ -110,20 +110,10 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 
 fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader, IngestError> {
     let err = |kind| IngestError::new(path, kind);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
-    let columns: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
+    let columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let (format, plan) = Plan::for_columns(&columns).map_err(err)?;
-    let roots: Vec<usize> = plan
-        .wanted()
-        .iter()
-        .filter_map(|w| columns.iter().position(|c| c == w))
-        .collect();
+    let roots: Vec<usize> = plan.wanted().iter().filter_map(|w| columns.iter().position(|c| c == w)).collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder
         .with_projection(mask)
@@ -137,10 +127,7 @@ fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader,
         encoding: Encoding::Parquet,
         plan,
         ctx,
-        raw: Box::new(ParquetBatches {
-            reader,
-            next_row: 1,
-        }),
+        raw: Box::new(ParquetBatches { reader, next_row: 1 }),
     })
 }
 
@@ -156,18 +143,12 @@ impl Iterator for ParquetBatches {
         let batch = match self.reader.next()? {
             Ok(batch) => batch,
             Err(e) => {
-                return Some(Err(ErrorKind::Parquet(format!(
-                    "reading from row {}: {e}",
-                    self.next_row
-                ))));
+                return Some(Err(ErrorKind::Parquet(format!("reading from row {}: {e}", self.next_row))));
             }
         };
         let first = self.next_row;
         self.next_row += batch.num_rows() as u64;
-        Some(Ok(RawBatch {
-            batch,
-            locations: Locations::FirstRow(first),
-        }))
+        Some(Ok(RawBatch { batch, locations: Locations::FirstRow(first) }))
     }
 }
 
@@ -180,59 +161,29 @@ pub fn open_csv_stream(
 ) -> Result<FileReader, IngestError> {
     let err = |kind| IngestError::new(path, kind);
     let gzip = encoding == Encoding::GzipCsv;
-    let decoded: Box<dyn Read + Send> = if gzip {
-        Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-            1 << 20,
-            stream,
-        )))
-    } else {
-        stream
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .buffer_capacity(1 << 20)
-        .from_reader(decoded);
-    let header = reader
-        .byte_headers()
-        .map_err(|e| err(csv_error(e, gzip)))?
-        .clone();
+    let decoded: Box<dyn Read + Send> =
+        if gzip { Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, stream))) } else { stream };
+    let mut reader = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_reader(decoded);
+    let header = reader.byte_headers().map_err(|e| err(csv_error(e, gzip)))?.clone();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(err(ErrorKind::Empty));
     }
     let mut columns = Vec::with_capacity(header.len());
     let mut header_names = std::collections::HashMap::new();
     for (i, raw) in header.iter().enumerate() {
-        let raw = if i == 0 {
-            raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
-        } else {
-            raw
-        };
-        let name = std::str::from_utf8(raw).map_err(|_| {
-            err(ErrorKind::NotUtf8 {
-                location: Location::Line(1),
-            })
-        })?;
+        let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+        let name = std::str::from_utf8(raw).map_err(|_| err(ErrorKind::NotUtf8 { location: Location::Line(1) }))?;
         // Legacy CUR headers are `category/Name`; bring them to the Athena names Parquet uses.
-        let normalised = if name.contains('/') {
-            aws_column_name(name)
-        } else {
-            name.trim().to_owned()
-        };
+        let normalised = if name.contains('/') { aws_column_name(name) } else { name.trim().to_owned() };
         if normalised != name {
             header_names.insert(normalised.clone(), name.to_owned());
         }
         columns.push(normalised);
     }
     let (format, plan) = Plan::for_columns(&columns).map_err(err)?;
-    let slots: Vec<usize> = plan
-        .wanted()
-        .iter()
-        .filter_map(|w| columns.iter().position(|c| c == w))
-        .collect();
+    let slots: Vec<usize> = plan.wanted().iter().filter_map(|w| columns.iter().position(|c| c == w)).collect();
     let schema = Arc::new(Schema::new(
-        plan.wanted()
-            .iter()
-            .map(|name| Field::new(name, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
+        plan.wanted().iter().map(|name| Field::new(name, DataType::Utf8, true)).collect::<Vec<_>>(),
     ));
     let batches = CsvBatches {
         reader,
@@ -243,15 +194,7 @@ pub fn open_csv_stream(
         gzip,
         done: false,
     };
-    Ok(FileReader {
-        path: path.to_owned(),
-        header_names,
-        format,
-        encoding,
-        plan,
-        ctx,
-        raw: Box::new(batches),
-    })
+    Ok(FileReader { path: path.to_owned(), header_names, format, encoding, plan, ctx, raw: Box::new(batches) })
 }
 
 struct CsvBatches {
@@ -266,19 +209,12 @@ struct CsvBatches {
 
 impl CsvBatches {
     fn read_batch(&mut self) -> Result<Option<RawBatch>, ErrorKind> {
-        let mut builders: Vec<StringBuilder> = self
-            .slots
-            .iter()
-            .map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
-            .collect();
+        let mut builders: Vec<StringBuilder> =
+            self.slots.iter().map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)).collect();
         let mut lines = Vec::with_capacity(BATCH_ROWS);
         let mut record = csv::ByteRecord::new();
         while lines.len() < BATCH_ROWS {
-            if !self
-                .reader
-                .read_byte_record(&mut record)
-                .map_err(|e| csv_error(e, self.gzip))?
-            {
+            if !self.reader.read_byte_record(&mut record).map_err(|e| csv_error(e, self.gzip))? {
                 self.done = true;
                 break;
             }
@@ -289,9 +225,8 @@ impl CsvBatches {
                     builder.append_null();
                     continue;
                 }
-                let text = simdutf8::basic::from_utf8(bytes).map_err(|_| ErrorKind::NotUtf8 {
-                    location: Location::Line(line),
-                })?;
+                let text = simdutf8::basic::from_utf8(bytes)
+                    .map_err(|_| ErrorKind::NotUtf8 { location: Location::Line(line) })?;
                 builder.append_value(text);
             }
             lines.push(line);
@@ -299,16 +234,9 @@ impl CsvBatches {
         if lines.is_empty() {
             return Ok(None);
         }
-        let columns: Vec<ArrayRef> = builders
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), columns).expect("one builder per field");
-        Ok(Some(RawBatch {
-            batch,
-            locations: Locations::Lines(lines),
-        }))
+        let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).expect("one builder per field");
+        Ok(Some(RawBatch { batch, locations: Locations::Lines(lines) }))
     }
 }
 
@@ -334,29 +262,19 @@ fn csv_error(error: csv::Error, gzip: bool) -> ErrorKind {
     let line = error.position().map_or(0, csv::Position::line);
     match error.into_kind() {
         csv::ErrorKind::Io(io) if gzip && is_truncation(&io) => ErrorKind::TruncatedGzip,
-        csv::ErrorKind::Io(io) if gzip => {
-            ErrorKind::Unsupported(format!("gzip data is corrupt: {io}"))
-        }
+        csv::ErrorKind::Io(io) if gzip => ErrorKind::Unsupported(format!("gzip data is corrupt: {io}")),
         csv::ErrorKind::Io(io) => ErrorKind::Io(io),
-        csv::ErrorKind::Utf8 { pos, .. } => ErrorKind::NotUtf8 {
-            location: Location::Line(pos.map_or(line, |p| p.line())),
-        },
-        csv::ErrorKind::UnequalLengths {
-            pos,
-            expected_len,
-            len,
-        } => ErrorKind::Csv {
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            ErrorKind::NotUtf8 { location: Location::Line(pos.map_or(line, |p| p.line())) }
+        }
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => ErrorKind::Csv {
             location: Location::Line(pos.map_or(line, |p| p.line())),
             message: format!("the row has {len} fields but the header has {expected_len}"),
         },
-        other => ErrorKind::Csv {
-            location: Location::Line(line),
-            message: format!("{other:?}"),
-        },
+        other => ErrorKind::Csv { location: Location::Line(line), message: format!("{other:?}") },
     }
 }
 
 fn is_truncation(error: &std::io::Error) -> bool {
-    error.kind() == std::io::ErrorKind::UnexpectedEof
-        || error.to_string().contains("unexpected end")
+    error.kind() == std::io::ErrorKind::UnexpectedEof || error.to_string().contains("unexpected end")
 }

@@ -51,19 +51,11 @@ impl RawBatch {
 
     /// A required value that is empty on this row.
     pub fn required_missing(&self, row: usize, column: &str) -> ErrorKind {
-        self.bad_value(
-            row,
-            column,
-            "empty, but every line item needs it".to_owned(),
-        )
+        self.bad_value(row, column, "empty, but every line item needs it".to_owned())
     }
 
     fn bad_value(&self, row: usize, column: &str, problem: String) -> ErrorKind {
-        ErrorKind::BadValue {
-            location: self.location(row),
-            column: column.to_owned(),
-            problem,
-        }
+        ErrorKind::BadValue { location: self.location(row), column: column.to_owned(), problem }
     }
 
     /// A text column as plain UTF-8; `None` when the file lacks it.
@@ -74,10 +66,7 @@ impl RawBatch {
         let is_text = match array.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
             DataType::Dictionary(_, value) => {
-                matches!(
-                    value.as_ref(),
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-                )
+                matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
             }
             // An all-null column (a tag nobody set) reads fine as text.
             DataType::Null => true,
@@ -97,52 +86,41 @@ impl RawBatch {
         };
         let values = match array.data_type() {
             DataType::Float64 | DataType::Float32 | DataType::Float16 => {
-                let floats = arrow_cast::cast(array, &DataType::Float64)
-                    .map_err(|e| wrong_type_msg(name, e))?;
+                let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
                 let floats = floats.as_primitive::<Float64Type>();
                 let mut out = Vec::with_capacity(floats.len());
                 for (row, value) in floats.iter().enumerate() {
                     out.push(match value {
                         None => None,
-                        Some(v) => Some(Money::from_f64(v).ok_or_else(|| {
-                            self.bad_value(row, name, format!("cost is {v}, not a number"))
-                        })?),
+                        Some(v) => Some(
+                            Money::from_f64(v)
+                                .ok_or_else(|| self.bad_value(row, name, format!("cost is {v}, not a number")))?,
+                        ),
                     });
                 }
                 out
             }
             DataType::Decimal128(_, scale) => {
                 let scale = *scale;
-                array
-                    .as_primitive::<Decimal128Type>()
-                    .iter()
-                    .map(|v| v.map(|v| Money::from_scaled(v, scale)))
-                    .collect()
+                array.as_primitive::<Decimal128Type>().iter().map(|v| v.map(|v| Money::from_scaled(v, scale))).collect()
             }
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt32 => {
-                let ints = arrow_cast::cast(array, &DataType::Int64)
-                    .map_err(|e| wrong_type_msg(name, e))?;
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt32 => {
+                let ints = arrow_cast::cast(array, &DataType::Int64).map_err(|e| wrong_type_msg(name, e))?;
                 ints.as_primitive::<Int64Type>()
                     .iter()
                     .map(|v| v.map(|v| Money::from_scaled(i128::from(v), 0)))
                     .collect()
             }
             _ => {
-                let text = self
-                    .text(name)
-                    .map_err(|_| wrong_type(name, array, "a number"))?
-                    .expect("present");
+                let text = self.text(name).map_err(|_| wrong_type(name, array, "a number"))?.expect("present");
                 let mut out = Vec::with_capacity(text.len());
                 for (row, value) in text.iter().enumerate() {
                     out.push(match value {
                         None | Some("") => None,
-                        Some(v) => Some(v.parse::<Money>().map_err(|_| {
-                            self.bad_value(row, name, format!("`{}` is not a number", clip(v)))
-                        })?),
+                        Some(v) => Some(
+                            v.parse::<Money>()
+                                .map_err(|_| self.bad_value(row, name, format!("`{}` is not a number", clip(v))))?,
+                        ),
                     });
                 }
                 out
@@ -157,30 +135,26 @@ impl RawBatch {
             return Ok(None);
         };
         match array.data_type() {
-            DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Dictionary(_, _) => {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
                 let text = self.text(name)?.expect("present");
                 let mut out = Vec::with_capacity(text.len());
                 for (row, value) in text.iter().enumerate() {
                     out.push(match value {
                         None | Some("") => None,
-                        Some(v) => Some(v.trim().parse::<f64>().map_err(|_| {
-                            self.bad_value(row, name, format!("`{}` is not a number", clip(v)))
-                        })?),
+                        Some(v) => Some(
+                            v.trim()
+                                .parse::<f64>()
+                                .map_err(|_| self.bad_value(row, name, format!("`{}` is not a number", clip(v))))?,
+                        ),
                     });
                 }
                 Ok(Some(Float64Array::from(out)))
             }
-            DataType::Boolean
-            | DataType::Binary
-            | DataType::Struct(_)
-            | DataType::List(_)
-            | DataType::Map(_, _) => Err(wrong_type(name, array, "a number")),
+            DataType::Boolean | DataType::Binary | DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _) => {
+                Err(wrong_type(name, array, "a number"))
+            }
             _ => {
-                let floats = arrow_cast::cast(array, &DataType::Float64)
-                    .map_err(|e| wrong_type_msg(name, e))?;
+                let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
                 Ok(Some(floats.as_primitive::<Float64Type>().clone()))
             }
         }
@@ -194,19 +168,10 @@ impl RawBatch {
         match array.data_type() {
             DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
                 let target = DataType::Timestamp(TimeUnit::Microsecond, None);
-                let micros =
-                    arrow_cast::cast(array, &target).map_err(|e| wrong_type_msg(name, e))?;
-                Ok(Some(
-                    micros
-                        .as_primitive::<TimestampMicrosecondType>()
-                        .iter()
-                        .collect(),
-                ))
+                let micros = arrow_cast::cast(array, &target).map_err(|e| wrong_type_msg(name, e))?;
+                Ok(Some(micros.as_primitive::<TimestampMicrosecondType>().iter().collect()))
             }
-            DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Dictionary(_, _) => {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
                 let text = self.text(name)?.expect("present");
                 let mut out = Vec::with_capacity(text.len());
                 let mut last: Option<(&str, i64)> = None;
@@ -219,11 +184,7 @@ impl RawBatch {
                                 Some(micros)
                             } else {
                                 let micros = parse_timestamp_micros(v).ok_or_else(|| {
-                                    self.bad_value(
-                                        row,
-                                        name,
-                                        format!("`{}` is not a timestamp", clip(v)),
-                                    )
+                                    self.bad_value(row, name, format!("`{}` is not a timestamp", clip(v)))
                                 })?;
                                 last = Some((v, micros));
                                 Some(micros)
@@ -267,10 +228,9 @@ impl RawBatch {
                     return Ok(());
                 }
                 let entries = map.value(row);
-                let keys = arrow_cast::cast(entries.column(0), &DataType::Utf8)
-                    .map_err(|e| wrong_type_msg(name, e))?;
-                let values = arrow_cast::cast(entries.column(1), &DataType::Utf8)
-                    .map_err(|e| wrong_type_msg(name, e))?;
+                let keys = arrow_cast::cast(entries.column(0), &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
+                let values =
+                    arrow_cast::cast(entries.column(1), &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
                 let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
                 for i in 0..keys.len() {
                     if keys.is_valid(i) && values.is_valid(i) && !values.value(i).is_empty() {
@@ -308,19 +268,11 @@ impl RawBatch {
 }
 
 fn wrong_type(name: &str, array: &ArrayRef, expected: &'static str) -> ErrorKind {
-    ErrorKind::WrongType {
-        column: name.to_owned(),
-        found: array.data_type().to_string(),
-        expected,
-    }
+    ErrorKind::WrongType { column: name.to_owned(), found: array.data_type().to_string(), expected }
 }
 
 fn wrong_type_msg(name: &str, err: arrow_schema::ArrowError) -> ErrorKind {
-    ErrorKind::WrongType {
-        column: name.to_owned(),
-        found: err.to_string(),
-        expected: "a supported type",
-    }
+    ErrorKind::WrongType { column: name.to_owned(), found: err.to_string(), expected: "a supported type" }
 }
 
 /// Keeps quoted bad values short in messages.

@@ -7,15 +7,9 @@ use chrono::NaiveDate;
 pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
     let s = text.trim().as_bytes();
     let (date, rest) = if s.len() >= 10 && s[4] == b'-' && s[7] == b'-' {
-        (
-            NaiveDate::from_ymd_opt(num(&s[0..4])? as i32, num(&s[5..7])?, num(&s[8..10])?)?,
-            &s[10..],
-        )
+        (NaiveDate::from_ymd_opt(num(&s[0..4])? as i32, num(&s[5..7])?, num(&s[8..10])?)?, &s[10..])
     } else if s.len() >= 8 && s[..8].iter().all(u8::is_ascii_digit) {
-        (
-            NaiveDate::from_ymd_opt(num(&s[0..4])? as i32, num(&s[4..6])?, num(&s[6..8])?)?,
-            &s[8..],
-        )
+        (NaiveDate::from_ymd_opt(num(&s[0..4])? as i32, num(&s[4..6])?, num(&s[6..8])?)?, &s[8..])
     } else {
         return None;
     };
@@ -28,19 +22,9 @@ pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
     }
     let rest = &rest[1..];
     let (h, m, sec, mut rest) = if rest.len() >= 8 && rest[2] == b':' && rest[5] == b':' {
-        (
-            num(&rest[0..2])?,
-            num(&rest[3..5])?,
-            num(&rest[6..8])?,
-            &rest[8..],
-        )
+        (num(&rest[0..2])?, num(&rest[3..5])?, num(&rest[6..8])?, &rest[8..])
     } else if rest.len() >= 6 && rest[..6].iter().all(u8::is_ascii_digit) {
-        (
-            num(&rest[0..2])?,
-            num(&rest[2..4])?,
-            num(&rest[4..6])?,
-            &rest[6..],
-        )
+        (num(&rest[0..2])?, num(&rest[2..4])?, num(&rest[4..6])?, &rest[6..])
     } else {
         return None;
     };
@@ -75,11 +59,7 @@ pub fn parse_timestamp_micros(text: &str) -> Option<i64> {
                 _ => return None,
             };
             let offset = (i64::from(oh) * 3600 + i64::from(om) * 60) * 1_000_000;
-            Some(if *sign == b'+' {
-                micros - offset
-            } else {
-                micros + offset
-            })
+            Some(if *sign == b'+' { micros - offset } else { micros + offset })
         }
         _ => None,
     }
@@ -116,22 +96,12 @@ mod tests {
         ] {
             assert_eq!(parse_timestamp_micros(text), Some(NOV_1), "{text}");
         }
-        assert_eq!(
-            parse_timestamp_micros("2023-11-01T00:00:00.5Z"),
-            Some(NOV_1 + 500_000)
-        );
+        assert_eq!(parse_timestamp_micros("2023-11-01T00:00:00.5Z"), Some(NOV_1 + 500_000));
     }
 
     #[test]
     fn rejects_garbage() {
-        for text in [
-            "",
-            "yesterday",
-            "2023-13-01",
-            "2023-11-01T25:00:00Z",
-            "2023-11-01T00:00",
-            "2023-11-01X",
-        ] {
+        for text in ["", "yesterday", "2023-13-01", "2023-11-01T25:00:00Z", "2023-11-01T00:00", "2023-11-01X"] {
             assert_eq!(parse_timestamp_micros(text), None, "{text}");
         }
     }

@@ -7,10 +7,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use chrono::{DateTime, NaiveDate};
+use curwatch_allocate::Rules;
 use curwatch_schema::Money;
-use curwatch_schema::columns::{
-    AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START,
-};
+use curwatch_schema::columns::{AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::dimension::Dimension;
@@ -38,9 +37,7 @@ impl FromStr for Metric {
             "unblended" => Ok(Metric::Unblended),
             "net" => Ok(Metric::Net),
             "amortized" | "amortised" => Ok(Metric::Amortized),
-            other => Err(format!(
-                "unknown metric `{other}`; choose unblended, net or amortized"
-            )),
+            other => Err(format!("unknown metric `{other}`; choose unblended, net or amortized")),
         }
     }
 }
@@ -55,6 +52,8 @@ pub struct ReportRequest {
     /// Product code, e.g. `AmazonApiGateway`.
     pub service: Option<String>,
     pub metric: Metric,
+    /// Allocation rules, for the `team`, `owner_source` and `label:` dimensions.
+    pub rules: Rules,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +67,8 @@ pub struct Report {
     pub dimensions: Vec<Dimension>,
     pub rows: Vec<ReportRow>,
     pub total: Money,
+    /// Things the reader should know, e.g. allocation rules that matched nothing.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,10 @@ pub enum ReportError {
     Store(#[from] StoreError),
     #[error("the store has a column of an unexpected type: {0}")]
     Schema(String),
+    #[error(transparent)]
+    Allocate(#[from] curwatch_allocate::AllocateError),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Report {
@@ -85,29 +90,14 @@ impl Report {
         let rows = self
             .rows
             .iter()
-            .map(|row| {
-                row.keys
-                    .iter()
-                    .cloned()
-                    .map(Cell::Text)
-                    .chain([Cell::Money(row.cost)])
-                    .collect()
-            })
+            .map(|row| row.keys.iter().cloned().map(Cell::Text).chain([Cell::Money(row.cost)]).collect())
             .collect();
-        let mut total: Vec<Cell> = self
-            .dimensions
-            .iter()
-            .map(|_| Cell::Text(Some(String::new())))
-            .collect();
+        let mut total: Vec<Cell> = self.dimensions.iter().map(|_| Cell::Text(Some(String::new()))).collect();
         if let Some(first) = total.first_mut() {
             *first = Cell::Text(Some("total".into()));
         }
         total.push(Cell::Money(self.total));
-        Table {
-            headers,
-            rows,
-            total: Some(total),
-        }
+        Table { headers, rows, total: Some(total) }
     }
 }
 
@@ -131,25 +121,21 @@ impl Interner {
 }
 
 pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, ReportError> {
-    let groups = if request.dimensions.iter().any(Dimension::is_api_gateway) {
+    let mut warnings = Vec::new();
+    let groups = if request.dimensions.iter().any(Dimension::is_allocation) {
+        let (groups, unmatched) = crate::allocation::by_allocation(store, request)?;
+        warnings.extend(unmatched.into_iter().map(|name| format!("allocation rule `{name}` matched no line")));
+        groups
+    } else if request.dimensions.iter().any(Dimension::is_api_gateway) {
         crate::api_gateway::derive(store, request)?
     } else {
         aggregate(store, request, &request.dimensions)?
     };
-    let mut rows: Vec<ReportRow> = groups
-        .into_iter()
-        .map(|(keys, units)| ReportRow {
-            keys,
-            cost: Money::from_units(units),
-        })
-        .collect();
+    let mut rows: Vec<ReportRow> =
+        groups.into_iter().map(|(keys, units)| ReportRow { keys, cost: Money::from_units(units) }).collect();
     rows.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys)));
     let total = rows.iter().map(|r| r.cost).sum();
-    Ok(Report {
-        dimensions: request.dimensions.clone(),
-        rows,
-        total,
-    })
+    Ok(Report { dimensions: request.dimensions.clone(), rows, total, warnings })
 }
 
 /// One group's dimension values and its cost in money units.
@@ -209,11 +195,7 @@ pub(crate) fn aggregate(
     Ok(groups
         .into_iter()
         .map(|(key, units)| {
-            let keys = key
-                .iter()
-                .zip(&interners)
-                .map(|(id, interner)| interner.values[*id as usize].clone())
-                .collect();
+            let keys = key.iter().zip(&interners).map(|(id, interner)| interner.values[*id as usize].clone()).collect();
             (keys, units)
         })
         .collect())
@@ -234,63 +216,32 @@ fn metric_costs(batch: &RecordBatch, metric: Metric) -> Result<Vec<i128>, Report
     let unblended = decimals(UNBLENDED_COST)?;
     Ok(match metric {
         Metric::Unblended => unblended.iter().map(Option::unwrap_or_default).collect(),
-        Metric::Amortized => decimals(AMORTIZED_COST)?
-            .iter()
-            .map(Option::unwrap_or_default)
-            .collect(),
+        Metric::Amortized => decimals(AMORTIZED_COST)?.iter().map(Option::unwrap_or_default).collect(),
         Metric::Net => {
             let net = decimals(NET_UNBLENDED_COST)?;
-            net.iter()
-                .zip(unblended.iter())
-                .map(|(n, u)| n.or(u).unwrap_or_default())
-                .collect()
+            net.iter().zip(unblended.iter()).map(|(n, u)| n.or(u).unwrap_or_default()).collect()
         }
     })
 }
 
-fn row_filter(
-    batch: &RecordBatch,
-    request: &ReportRequest,
-) -> Result<Option<Vec<bool>>, ReportError> {
+fn row_filter(batch: &RecordBatch, request: &ReportRequest) -> Result<Option<Vec<bool>>, ReportError> {
     let mut keep: Option<Vec<bool>> = None;
     if let Some(service) = &request.service {
-        let column = batch
-            .column_by_name(SERVICE)
-            .ok_or_else(|| schema_error(SERVICE))?;
-        let dict = column
-            .as_dictionary_opt::<Int32Type>()
-            .ok_or_else(|| schema_error(SERVICE))?;
+        let column = batch.column_by_name(SERVICE).ok_or_else(|| schema_error(SERVICE))?;
+        let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(SERVICE))?;
         let values = dict.values().as_string::<i32>();
-        let matches: Vec<bool> = values
-            .iter()
-            .map(|v| v.is_some_and(|v| v.eq_ignore_ascii_case(service)))
-            .collect();
-        keep = Some(
-            dict.keys()
-                .iter()
-                .map(|k| k.is_some_and(|k| matches[k as usize]))
-                .collect(),
-        );
+        let matches: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| v.eq_ignore_ascii_case(service))).collect();
+        keep = Some(dict.keys().iter().map(|k| k.is_some_and(|k| matches[k as usize])).collect());
     }
     if request.from_day.is_some() || request.to_day.is_some() {
         let starts = batch
             .column_by_name(USAGE_START)
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
             .ok_or_else(|| schema_error(USAGE_START))?;
-        let day_micros = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                .and_utc()
-                .timestamp_micros()
-        };
+        let day_micros = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
         let from = request.from_day.map_or(i64::MIN, day_micros);
-        let to = request
-            .to_day
-            .map_or(i64::MAX, |d| day_micros(d) + MICROS_PER_DAY);
-        let in_range: Vec<bool> = starts
-            .iter()
-            .map(|s| s.is_some_and(|s| s >= from && s < to))
-            .collect();
+        let to = request.to_day.map_or(i64::MAX, |d| day_micros(d) + MICROS_PER_DAY);
+        let in_range: Vec<bool> = starts.iter().map(|s| s.is_some_and(|s| s >= from && s < to)).collect();
         keep = Some(match keep {
             Some(k) => k.iter().zip(in_range).map(|(a, b)| *a && b).collect(),
             None => in_range,
@@ -299,36 +250,26 @@ fn row_filter(
     Ok(keep)
 }
 
-fn dimension_ids(
-    batch: &RecordBatch,
-    dim: &Dimension,
-    interner: &mut Interner,
-) -> Result<Vec<u32>, ReportError> {
-    let column = batch
-        .column_by_name(dim.column())
-        .ok_or_else(|| schema_error(dim.column()))?;
+fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) -> Result<Vec<u32>, ReportError> {
+    let column = batch.column_by_name(dim.column()).ok_or_else(|| schema_error(dim.column()))?;
     match dim {
         Dimension::Day => {
-            let starts = column
-                .as_primitive_opt::<TimestampMicrosecondType>()
-                .ok_or_else(|| schema_error("usage_start"))?;
+            let starts =
+                column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;
             let mut cache: HashMap<i64, u32> = HashMap::new();
             Ok(starts
                 .iter()
                 .map(|s| {
                     let day = s.unwrap_or_default().div_euclid(MICROS_PER_DAY);
                     *cache.entry(day).or_insert_with(|| {
-                        let date = DateTime::from_timestamp(day * 86_400, 0)
-                            .map(|t| t.date_naive().to_string());
+                        let date = DateTime::from_timestamp(day * 86_400, 0).map(|t| t.date_naive().to_string());
                         interner.id(date.as_deref())
                     })
                 })
                 .collect())
         }
         Dimension::Tag(key) | Dimension::CostCategory(key) => {
-            let map = column
-                .as_map_opt()
-                .ok_or_else(|| schema_error(dim.column()))?;
+            let map = column.as_map_opt().ok_or_else(|| schema_error(dim.column()))?;
             let keys = map.keys().as_string::<i32>();
             let values = map.values().as_string::<i32>();
             let offsets = map.value_offsets();
@@ -349,17 +290,11 @@ fn dimension_ids(
             Ok(out)
         }
         _ => {
-            let dict = column
-                .as_dictionary_opt::<Int32Type>()
-                .ok_or_else(|| schema_error(dim.column()))?;
+            let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(dim.column()))?;
             let values = dict.values().as_string::<i32>();
             let value_ids: Vec<u32> = values.iter().map(|v| interner.id(v)).collect();
             let null_id = interner.id(None);
-            Ok(dict
-                .keys()
-                .iter()
-                .map(|k| k.map_or(null_id, |k| value_ids[k as usize]))
-                .collect())
+            Ok(dict.keys().iter().map(|k| k.map_or(null_id, |k| value_ids[k as usize])).collect())
         }
     }
 }

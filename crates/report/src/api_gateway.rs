@@ -10,17 +10,9 @@ use crate::dimension::Dimension;
 
 const API_GATEWAY: &str = "AmazonApiGateway";
 
-pub(crate) fn derive(
-    store: &curwatch_store::Store,
-    request: &ReportRequest,
-) -> Result<Vec<Group>, ReportError> {
+pub(crate) fn derive(store: &curwatch_store::Store, request: &ReportRequest) -> Result<Vec<Group>, ReportError> {
     // Read every plain dimension, plus the columns classification needs.
-    let mut physical: Vec<Dimension> = request
-        .dimensions
-        .iter()
-        .filter(|d| !d.is_api_gateway())
-        .cloned()
-        .collect();
+    let mut physical: Vec<Dimension> = request.dimensions.iter().filter(|d| !d.is_api_gateway()).cloned().collect();
     let mut position = |dim: Dimension| match physical.iter().position(|d| *d == dim) {
         Some(index) => index,
         None => {

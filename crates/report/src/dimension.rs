@@ -32,6 +32,12 @@ pub enum Dimension {
     /// API Gateway charge component: `requests`, `messages`, `connection_minutes`, `cache`,
     /// `data_transfer`, `other`.
     Component,
+    /// Owning team after allocation (tag, rule, account mapping, or `unallocated`).
+    Team,
+    /// How the team was decided: `tag`, `rule:<name>`, `account`, `unallocated`, `shared:<split>`.
+    OwnerSource,
+    /// A label set by an allocation rule: `label:env`.
+    Label(String),
     /// A normalised resource-tag key: `tag:team`.
     Tag(String),
     /// A cost category: `cost_category:business_unit`.
@@ -41,7 +47,7 @@ pub enum Dimension {
 /// The names accepted by `--by`, for help and errors.
 pub const DIMENSION_NAMES: &str = "billing_period, day, account, payer, service, service_name, region, \
 usage_type, operation, line_item_type, charge_class, resource_id, pricing_unit, provider, export, \
-api_id, api_type, stage, component, tag:<key>, cost_category:<key>";
+api_id, api_type, stage, component, team, owner_source, label:<name>, tag:<key>, cost_category:<key>";
 
 #[derive(Debug, thiserror::Error)]
 #[error("unknown dimension `{0}`; choose from {DIMENSION_NAMES}")]
@@ -66,9 +72,8 @@ impl Dimension {
             Dimension::PricingUnit => columns::PRICING_UNIT,
             Dimension::Provider => columns::PROVIDER,
             Dimension::Export => columns::EXPORT,
-            Dimension::ApiId | Dimension::ApiType | Dimension::Stage | Dimension::Component => {
-                columns::RESOURCE_ID
-            }
+            Dimension::ApiId | Dimension::ApiType | Dimension::Stage | Dimension::Component => columns::RESOURCE_ID,
+            Dimension::Team | Dimension::OwnerSource | Dimension::Label(_) => columns::TAGS,
             Dimension::Tag(_) => columns::TAGS,
             Dimension::CostCategory(_) => columns::COST_CATEGORIES,
         }
@@ -76,19 +81,17 @@ impl Dimension {
 
     /// Dimensions derived from API Gateway classification rather than read from one column.
     pub fn is_api_gateway(&self) -> bool {
-        matches!(
-            self,
-            Dimension::ApiId | Dimension::ApiType | Dimension::Stage | Dimension::Component
-        )
+        matches!(self, Dimension::ApiId | Dimension::ApiType | Dimension::Stage | Dimension::Component)
+    }
+
+    /// Dimensions that only exist after allocation.
+    pub fn is_allocation(&self) -> bool {
+        matches!(self, Dimension::Team | Dimension::OwnerSource | Dimension::Label(_))
     }
 
     /// Parses a comma-separated `--by` list.
     pub fn parse_list(text: &str) -> Result<Vec<Dimension>, UnknownDimension> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .collect()
+        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect()
     }
 }
 
@@ -99,13 +102,11 @@ impl FromStr for Dimension {
         if let Some(key) = text.strip_prefix("tag:").filter(|k| !k.is_empty()) {
             return Ok(Dimension::Tag(curwatch_schema::naming::tag_key(key)));
         }
-        if let Some(key) = text
-            .strip_prefix("cost_category:")
-            .filter(|k| !k.is_empty())
-        {
-            return Ok(Dimension::CostCategory(curwatch_schema::naming::tag_key(
-                key,
-            )));
+        if let Some(name) = text.strip_prefix("label:").filter(|k| !k.is_empty()) {
+            return Ok(Dimension::Label(name.to_owned()));
+        }
+        if let Some(key) = text.strip_prefix("cost_category:").filter(|k| !k.is_empty()) {
+            return Ok(Dimension::CostCategory(curwatch_schema::naming::tag_key(key)));
         }
         Ok(match text {
             "billing_period" | "month" => Dimension::BillingPeriod,
@@ -127,6 +128,8 @@ impl FromStr for Dimension {
             "api_type" => Dimension::ApiType,
             "stage" => Dimension::Stage,
             "component" => Dimension::Component,
+            "team" => Dimension::Team,
+            "owner_source" => Dimension::OwnerSource,
             _ => return Err(UnknownDimension(text.to_owned())),
         })
     }
@@ -136,6 +139,9 @@ impl fmt::Display for Dimension {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Dimension::Tag(key) => write!(f, "tag:{key}"),
+            Dimension::Label(name) => write!(f, "label:{name}"),
+            Dimension::Team => f.write_str("team"),
+            Dimension::OwnerSource => f.write_str("owner_source"),
             Dimension::CostCategory(key) => write!(f, "cost_category:{key}"),
             Dimension::Day => f.write_str("day"),
             Dimension::Account => f.write_str("account"),
@@ -156,20 +162,8 @@ mod tests {
     #[test]
     fn parses_lists_and_normalises_tag_keys() {
         let dims = Dimension::parse_list("billing_period, service,tag:CostCenter").unwrap();
-        assert_eq!(
-            dims,
-            vec![
-                Dimension::BillingPeriod,
-                Dimension::Service,
-                Dimension::Tag("cost_center".into())
-            ]
-        );
+        assert_eq!(dims, vec![Dimension::BillingPeriod, Dimension::Service, Dimension::Tag("cost_center".into())]);
         assert_eq!(dims[2].to_string(), "tag:cost_center");
-        assert!(
-            Dimension::parse_list("nope")
-                .unwrap_err()
-                .to_string()
-                .contains("billing_period")
-        );
+        assert!(Dimension::parse_list("nope").unwrap_err().to_string().contains("billing_period"));
     }
 }

@@ -2,10 +2,12 @@
 //! terminal table, CSV, JSON or Markdown.
 
 mod aggregate;
+mod allocation;
 mod api_gateway;
 mod dimension;
 pub mod render;
 
 pub use aggregate::{Metric, Report, ReportError, ReportRequest, ReportRow, run_report};
+pub use allocation::{Reconciliation, reconcile};
 pub use dimension::{DIMENSION_NAMES, Dimension};
 pub use render::{Cell, OutputFormat, Table};

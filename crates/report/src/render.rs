@@ -23,9 +23,7 @@ impl FromStr for OutputFormat {
             "csv" => Ok(OutputFormat::Csv),
             "json" => Ok(OutputFormat::Json),
             "markdown" | "md" => Ok(OutputFormat::Markdown),
-            other => Err(format!(
-                "unknown format `{other}`; choose table, csv, json or markdown"
-            )),
+            other => Err(format!("unknown format `{other}`; choose table, csv, json or markdown")),
         }
     }
 }
@@ -90,21 +88,12 @@ impl Table {
     }
 
     fn human_rows(&self) -> Vec<Vec<String>> {
-        self.rows
-            .iter()
-            .chain(self.total.iter())
-            .map(|r| r.iter().map(Cell::human).collect())
-            .collect()
+        self.rows.iter().chain(self.total.iter()).map(|r| r.iter().map(Cell::human).collect()).collect()
     }
 
     fn numeric_columns(&self) -> Vec<bool> {
         (0..self.headers.len())
-            .map(|i| {
-                self.rows
-                    .first()
-                    .or(self.total.as_ref())
-                    .is_some_and(|r| r.get(i).is_some_and(Cell::is_numeric))
-            })
+            .map(|i| self.rows.first().or(self.total.as_ref()).is_some_and(|r| r.get(i).is_some_and(Cell::is_numeric)))
             .collect()
     }
 
@@ -113,11 +102,7 @@ impl Table {
         let numeric = self.numeric_columns();
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|i| {
-                rows.iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([self.headers[i].chars().count()])
-                    .max()
-                    .unwrap_or(0)
+                rows.iter().map(|r| r[i].chars().count()).chain([self.headers[i].chars().count()]).max().unwrap_or(0)
             })
             .collect();
         let line = |cells: &[String]| -> String {
@@ -161,13 +146,7 @@ impl Table {
                 field.to_owned()
             }
         };
-        let join = |cells: Vec<String>| {
-            cells
-                .iter()
-                .map(|c| escape(c))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let join = |cells: Vec<String>| cells.iter().map(|c| escape(c)).collect::<Vec<_>>().join(",");
         out.push_str(&join(self.headers.clone()));
         out.push('\n');
         for row in &self.rows {
@@ -185,12 +164,7 @@ impl Table {
                 if j > 0 {
                     out.push_str(", ");
                 }
-                let _ = write!(
-                    out,
-                    "{}: {}",
-                    serde_json::to_string(header).expect("serialises"),
-                    cell.json()
-                );
+                let _ = write!(out, "{}: {}", serde_json::to_string(header).expect("serialises"), cell.json());
             }
             out.push('}');
         }
@@ -201,30 +175,14 @@ impl Table {
     fn markdown(&self) -> String {
         let numeric = self.numeric_columns();
         let escape = |s: &str| s.replace('|', "\\|");
-        let mut out = format!(
-            "| {} |\n",
-            self.headers
-                .iter()
-                .map(|h| escape(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let align: Vec<&str> = numeric
-            .iter()
-            .map(|n| if *n { "---:" } else { "---" })
-            .collect();
+        let mut out = format!("| {} |\n", self.headers.iter().map(|h| escape(h)).collect::<Vec<_>>().join(" | "));
+        let align: Vec<&str> = numeric.iter().map(|n| if *n { "---:" } else { "---" }).collect();
         let _ = writeln!(out, "| {} |", align.join(" | "));
         let body = self.rows.len();
         for (i, row) in self.human_rows().into_iter().enumerate() {
             let cells: Vec<String> = row
                 .iter()
-                .map(|c| {
-                    if i == body && !c.is_empty() {
-                        format!("**{}**", escape(c))
-                    } else {
-                        escape(c)
-                    }
-                })
+                .map(|c| if i == body && !c.is_empty() { format!("**{}**", escape(c)) } else { escape(c) })
                 .collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
@@ -240,25 +198,16 @@ mod tests {
         Table {
             headers: vec!["service".into(), "cost".into()],
             rows: vec![
-                vec![
-                    Cell::Text(Some("Amazon, \"EC2\"".into())),
-                    Cell::Money("1234.5".parse().unwrap()),
-                ],
+                vec![Cell::Text(Some("Amazon, \"EC2\"".into())), Cell::Money("1234.5".parse().unwrap())],
                 vec![Cell::Text(None), Cell::Money("0.0000035".parse().unwrap())],
             ],
-            total: Some(vec![
-                Cell::Text(Some("total".into())),
-                Cell::Money("1234.5000035".parse().unwrap()),
-            ]),
+            total: Some(vec![Cell::Text(Some("total".into())), Cell::Money("1234.5000035".parse().unwrap())]),
         }
     }
 
     #[test]
     fn csv_is_exact_and_escaped_without_total() {
-        assert_eq!(
-            sample().render(OutputFormat::Csv),
-            "service,cost\n\"Amazon, \"\"EC2\"\"\",1234.50\n,0.0000035\n"
-        );
+        assert_eq!(sample().render(OutputFormat::Csv), "service,cost\n\"Amazon, \"\"EC2\"\"\",1234.50\n,0.0000035\n");
     }
 
     #[test]
@@ -268,28 +217,15 @@ mod tests {
         assert_eq!(parsed[1]["service"], serde_json::Value::Null);
         assert_eq!(parsed[0]["cost"].as_f64(), Some(1234.5));
         assert!(json.find("\"service\"").unwrap() < json.find("\"cost\"").unwrap());
-        assert_eq!(
-            Table {
-                headers: vec!["a".into()],
-                ..Table::default()
-            }
-            .render(OutputFormat::Json),
-            "[]\n"
-        );
+        assert_eq!(Table { headers: vec!["a".into()], ..Table::default() }.render(OutputFormat::Json), "[]\n");
     }
 
     #[test]
     fn table_and_markdown_are_for_people() {
         let text = sample().render(OutputFormat::Table);
-        assert!(
-            text.contains("1,234.50") && text.contains("(none)") && text.contains("total"),
-            "{text}"
-        );
+        assert!(text.contains("1,234.50") && text.contains("(none)") && text.contains("total"), "{text}");
         let md = sample().render(OutputFormat::Markdown);
-        assert!(
-            md.starts_with("| service | cost |\n| --- | ---: |\n"),
-            "{md}"
-        );
+        assert!(md.starts_with("| service | cost |\n| --- | ---: |\n"), "{md}");
         assert!(md.contains("| **total** | **1,234.50** |"), "{md}");
     }
 }

@@ -53,10 +53,9 @@ impl ChargeClass {
             "Tax" => ChargeClass::Tax,
             "Credit" => ChargeClass::Credit,
             "Refund" => ChargeClass::Refund,
-            "RIFee"
-            | "SavingsPlanUpfrontFee"
-            | "SavingsPlanRecurringFee"
-            | "SavingsPlanNegation" => ChargeClass::Commitment,
+            "RIFee" | "SavingsPlanUpfrontFee" | "SavingsPlanRecurringFee" | "SavingsPlanNegation" => {
+                ChargeClass::Commitment
+            }
             t if t.ends_with("Discount") => ChargeClass::Discount,
             _ => ChargeClass::Other,
         }

@@ -110,11 +110,7 @@ impl Money {
 fn round_div(value: i128, divisor: i128) -> i128 {
     let quotient = value / divisor;
     let remainder = value % divisor;
-    if remainder.abs() * 2 >= divisor {
-        quotient + value.signum()
-    } else {
-        quotient
-    }
+    if remainder.abs() * 2 >= divisor { quotient + value.signum() } else { quotient }
 }
 
 impl FromStr for Money {
@@ -140,27 +136,17 @@ impl FromStr for Money {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(err());
         }
-        if !int_part
-            .bytes()
-            .chain(frac_part.bytes())
-            .all(|b| b.is_ascii_digit())
-        {
+        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
         // value = digits × 10^(exponent − len(frac)); bring it to SCALE fractional digits.
         let mut units: i128 = 0;
         for b in int_part.bytes().chain(frac_part.bytes()) {
-            units = units
-                .checked_mul(10)
-                .and_then(|u| u.checked_add(i128::from(b - b'0')))
-                .ok_or_else(err)?;
+            units = units.checked_mul(10).and_then(|u| u.checked_add(i128::from(b - b'0'))).ok_or_else(err)?;
         }
         let shift = SCALE as i32 + exponent - frac_part.len() as i32;
         let units = if shift >= 0 {
-            10_i128
-                .checked_pow(shift as u32)
-                .and_then(|p| units.checked_mul(p))
-                .ok_or_else(err)?
+            10_i128.checked_pow(shift as u32).and_then(|p| units.checked_mul(p)).ok_or_else(err)?
         } else if -shift > 38 {
             0
         } else {
@@ -237,11 +223,7 @@ mod tests {
         assert_eq!(m("-12"), Money::from_cents(-1200));
         assert_eq!(m("1e2"), Money::from_cents(10_000));
         assert_eq!(m(".5"), Money::from_cents(50));
-        assert_eq!(
-            m("0.00000000005").units(),
-            1,
-            "rounds half away from zero past ten places"
-        );
+        assert_eq!(m("0.00000000005").units(), 1, "rounds half away from zero past ten places");
         for bad in ["", "-", "1.2.3", "abc", "1e", "NaN", "1,5"] {
             assert!(bad.parse::<Money>().is_err(), "{bad:?} should not parse");
         }
@@ -250,20 +232,14 @@ mod tests {
     #[test]
     fn floats_round_to_nearest_unit() {
         assert_eq!(Money::from_f64(0.1).unwrap(), m("0.1"));
-        assert_eq!(
-            Money::from_f64(1234.5678901234).unwrap(),
-            m("1234.5678901234")
-        );
+        assert_eq!(Money::from_f64(1234.5678901234).unwrap(), m("1234.5678901234"));
         assert_eq!(Money::from_f64(f64::NAN), None);
     }
 
     #[test]
     fn scaled_decimals_convert() {
         assert_eq!(Money::from_scaled(123, 2), m("1.23"));
-        assert_eq!(
-            Money::from_scaled(123_456_789_012_345, 14),
-            m("1.2345678901")
-        );
+        assert_eq!(Money::from_scaled(123_456_789_012_345, 14), m("1.2345678901"));
     }
 
     #[test]

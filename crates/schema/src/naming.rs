@@ -48,41 +48,18 @@ mod tests {
 
     #[test]
     fn column_rule_matches_aws_examples() {
-        assert_eq!(
-            aws_column_name("lineItem/UsageStartDate"),
-            "line_item_usage_start_date"
-        );
-        assert_eq!(
-            aws_column_name("resourceTags/user:CostCenter"),
-            "resource_tags_user_cost_center"
-        );
-        assert_eq!(
-            aws_column_name("resourceTags/aws:createdBy"),
-            "resource_tags_aws_created_by"
-        );
-        assert_eq!(
-            aws_column_name("reservation/ReservationARN"),
-            "reservation_reservation_a_r_n"
-        );
-        assert_eq!(
-            aws_column_name("identity/LineItemId"),
-            "identity_line_item_id"
-        );
+        assert_eq!(aws_column_name("lineItem/UsageStartDate"), "line_item_usage_start_date");
+        assert_eq!(aws_column_name("resourceTags/user:CostCenter"), "resource_tags_user_cost_center");
+        assert_eq!(aws_column_name("resourceTags/aws:createdBy"), "resource_tags_aws_created_by");
+        assert_eq!(aws_column_name("reservation/ReservationARN"), "reservation_reservation_a_r_n");
+        assert_eq!(aws_column_name("identity/LineItemId"), "identity_line_item_id");
         assert_eq!(aws_column_name("product/region"), "product_region");
-        assert_eq!(
-            aws_column_name("line_item_usage_start_date"),
-            "line_item_usage_start_date"
-        );
+        assert_eq!(aws_column_name("line_item_usage_start_date"), "line_item_usage_start_date");
     }
 
     #[test]
     fn tag_keys_agree_across_formats() {
-        for raw in [
-            "user:CostCenter",
-            "user_cost_center",
-            "CostCenter",
-            "cost_center",
-        ] {
+        for raw in ["user:CostCenter", "user_cost_center", "CostCenter", "cost_center"] {
             assert_eq!(tag_key(raw), "cost_center", "{raw}");
         }
         assert_eq!(tag_key("aws:createdBy"), "aws_created_by");

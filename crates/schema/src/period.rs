@@ -17,16 +17,11 @@ pub struct ParsePeriodError(pub String);
 
 impl BillingPeriod {
     pub fn new(year: i32, month: u32) -> Option<Self> {
-        (1..=12)
-            .contains(&month)
-            .then_some(BillingPeriod { year, month })
+        (1..=12).contains(&month).then_some(BillingPeriod { year, month })
     }
 
     pub fn of_date(date: NaiveDate) -> Self {
-        BillingPeriod {
-            year: date.year(),
-            month: date.month(),
-        }
+        BillingPeriod { year: date.year(), month: date.month() }
     }
 
     pub fn of_micros(micros: i64) -> Option<Self> {
@@ -47,29 +42,17 @@ impl BillingPeriod {
 
     pub fn next(self) -> Self {
         if self.month == 12 {
-            BillingPeriod {
-                year: self.year + 1,
-                month: 1,
-            }
+            BillingPeriod { year: self.year + 1, month: 1 }
         } else {
-            BillingPeriod {
-                year: self.year,
-                month: self.month + 1,
-            }
+            BillingPeriod { year: self.year, month: self.month + 1 }
         }
     }
 
     pub fn previous(self) -> Self {
         if self.month == 1 {
-            BillingPeriod {
-                year: self.year - 1,
-                month: 12,
-            }
+            BillingPeriod { year: self.year - 1, month: 12 }
         } else {
-            BillingPeriod {
-                year: self.year,
-                month: self.month - 1,
-            }
+            BillingPeriod { year: self.year, month: self.month - 1 }
         }
     }
 
@@ -109,14 +92,7 @@ mod tests {
         assert_eq!(p.to_string(), "2024-02");
         assert_eq!(p.days(), 29);
         assert_eq!(p.previous().to_string(), "2024-01");
-        assert_eq!(
-            "2024-12"
-                .parse::<BillingPeriod>()
-                .unwrap()
-                .next()
-                .to_string(),
-            "2025-01"
-        );
+        assert_eq!("2024-12".parse::<BillingPeriod>().unwrap().next().to_string(), "2025-01");
         for bad in ["2024", "2024-13", "24-01", "2024-1x"] {
             assert!(bad.parse::<BillingPeriod>().is_err(), "{bad}");
         }

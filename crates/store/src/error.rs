@@ -22,13 +22,8 @@ impl StoreError {
         move |source| StoreError::Io { path, source }
     }
 
-    pub(crate) fn parquet(
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(parquet::errors::ParquetError) -> StoreError {
+    pub(crate) fn parquet(path: impl Into<PathBuf>) -> impl FnOnce(parquet::errors::ParquetError) -> StoreError {
         let path = path.into();
-        move |e| StoreError::Parquet {
-            path,
-            message: e.to_string(),
-        }
+        move |e| StoreError::Parquet { path, message: e.to_string() }
     }
 }

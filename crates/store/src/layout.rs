@@ -12,8 +12,7 @@ pub(crate) const STAGING: &str = ".staging";
 const PERIOD_PREFIX: &str = "billing_period=";
 
 pub(crate) fn period_dir(root: &Path, period: BillingPeriod) -> PathBuf {
-    root.join(LINE_ITEMS)
-        .join(format!("{PERIOD_PREFIX}{period}"))
+    root.join(LINE_ITEMS).join(format!("{PERIOD_PREFIX}{period}"))
 }
 
 pub(crate) fn partition_path(root: &Path, period: BillingPeriod, export: &str) -> PathBuf {
@@ -22,16 +21,8 @@ pub(crate) fn partition_path(root: &Path, period: BillingPeriod, export: &str) -
 
 /// A file-name-safe, collision-free name for an export id.
 pub fn export_slug(export: &str) -> String {
-    let safe: String = export
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe: String =
+        export.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     // FNV-1a: tiny, stable across versions, enough to keep sanitised names apart.
     let mut hash: u32 = 0x811c_9dc5;
     for byte in export.bytes() {
@@ -52,11 +43,7 @@ pub(crate) fn periods(root: &Path) -> Result<Vec<BillingPeriod>, StoreError> {
     for entry in entries {
         let entry = entry.map_err(StoreError::io(&dir))?;
         let name = entry.file_name();
-        if let Some(period) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(PERIOD_PREFIX))
-            .and_then(|p| p.parse().ok())
-        {
+        if let Some(period) = name.to_str().and_then(|n| n.strip_prefix(PERIOD_PREFIX)).and_then(|p| p.parse().ok()) {
             out.push(period);
         }
     }
@@ -65,10 +52,7 @@ pub(crate) fn periods(root: &Path) -> Result<Vec<BillingPeriod>, StoreError> {
 }
 
 /// Partition files of one period, sorted for deterministic reads.
-pub(crate) fn partition_files(
-    root: &Path,
-    period: BillingPeriod,
-) -> Result<Vec<PathBuf>, StoreError> {
+pub(crate) fn partition_files(root: &Path, period: BillingPeriod) -> Result<Vec<PathBuf>, StoreError> {
     let dir = period_dir(root, period);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(StoreError::io(&dir))? {

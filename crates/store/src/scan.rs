@@ -19,16 +19,10 @@ pub struct PeriodRange {
 }
 
 impl PeriodRange {
-    pub const ALL: PeriodRange = PeriodRange {
-        from: None,
-        to: None,
-    };
+    pub const ALL: PeriodRange = PeriodRange { from: None, to: None };
 
     pub fn only(period: BillingPeriod) -> Self {
-        PeriodRange {
-            from: Some(period),
-            to: Some(period),
-        }
+        PeriodRange { from: Some(period), to: Some(period) }
     }
 
     pub fn contains(&self, period: BillingPeriod) -> bool {
@@ -44,48 +38,31 @@ pub struct Scan {
 }
 
 impl Scan {
-    pub(crate) fn open(
-        root: &Path,
-        columns: &[&str],
-        range: PeriodRange,
-    ) -> Result<Self, StoreError> {
+    pub(crate) fn open(root: &Path, columns: &[&str], range: PeriodRange) -> Result<Self, StoreError> {
         let mut files = Vec::new();
         for period in periods(root)?.into_iter().filter(|p| range.contains(*p)) {
             files.extend(partition_files(root, period)?);
         }
-        Ok(Scan {
-            files: files.into_iter(),
-            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-            current: None,
-        })
+        Ok(Scan { files: files.into_iter(), columns: columns.iter().map(|c| (*c).to_owned()).collect(), current: None })
     }
 
     fn open_next(&mut self) -> Option<Result<(), StoreError>> {
         let path = self.files.next()?;
         let result = (|| {
             let file = File::open(&path).map_err(StoreError::io(&path))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(StoreError::parquet(&path))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(StoreError::parquet(&path))?;
             let fields = builder.schema().fields();
             let mut roots = Vec::with_capacity(self.columns.len());
             for name in &self.columns {
-                let index = fields
-                    .iter()
-                    .position(|f| f.name() == name)
-                    .ok_or_else(|| StoreError::Parquet {
-                        path: path.clone(),
-                        message: format!(
-                            "no column `{name}`; the store was written by another version"
-                        ),
-                    })?;
+                let index = fields.iter().position(|f| f.name() == name).ok_or_else(|| StoreError::Parquet {
+                    path: path.clone(),
+                    message: format!("no column `{name}`; the store was written by another version"),
+                })?;
                 roots.push(index);
             }
             let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-            let reader = builder
-                .with_projection(mask)
-                .with_batch_size(64 * 1024)
-                .build()
-                .map_err(StoreError::parquet(&path))?;
+            let reader =
+                builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(StoreError::parquet(&path))?;
             self.current = Some((path, reader));
             Ok(())
         })();
@@ -102,10 +79,7 @@ impl Iterator for Scan {
                 match reader.next() {
                     Some(Ok(batch)) => return Some(Ok(batch)),
                     Some(Err(e)) => {
-                        return Some(Err(StoreError::Parquet {
-                            path: path.clone(),
-                            message: e.to_string(),
-                        }));
+                        return Some(Err(StoreError::Parquet { path: path.clone(), message: e.to_string() }));
                     }
                     None => self.current = None,
                 }

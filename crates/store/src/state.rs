@@ -51,10 +51,8 @@ pub(crate) fn read_partitions(root: &Path) -> Result<Vec<PartitionRecord>, Store
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(StoreError::io(&path)(e)),
     };
-    let file: PartitionsFile = serde_json::from_slice(&bytes).map_err(|e| StoreError::State {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let file: PartitionsFile =
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::State { path: path.clone(), message: e.to_string() })?;
     Ok(file.partitions)
 }
 
@@ -63,49 +61,30 @@ pub(crate) fn record_commit(root: &Path, committed: &[PartitionRecord]) -> Resul
     let dir = root.join(STATE);
     std::fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
     let mut partitions = read_partitions(root)?;
-    partitions.retain(|p| {
-        !committed
-            .iter()
-            .any(|c| c.export == p.export && c.billing_period == p.billing_period)
-    });
+    partitions.retain(|p| !committed.iter().any(|c| c.export == p.export && c.billing_period == p.billing_period));
     partitions.extend(committed.iter().cloned());
     partitions.sort_by(|a, b| (&a.billing_period, &a.export).cmp(&(&b.billing_period, &b.export)));
-    let text = serde_json::to_vec_pretty(&PartitionsFile {
-        version: 1,
-        partitions,
-    })
-    .expect("serialisable");
+    let text = serde_json::to_vec_pretty(&PartitionsFile { version: 1, partitions }).expect("serialisable");
     let path = dir.join(PARTITIONS);
     write_atomically(&path, &text)?;
 
     let log = dir.join(LOG);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(StoreError::io(&log))?;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(StoreError::io(&log))?;
     let mut lines = Vec::new();
     for record in committed {
         serde_json::to_writer(&mut lines, record).expect("serialisable");
         lines.push(b'\n');
     }
-    file.write_all(&lines)
-        .and_then(|()| file.sync_all())
-        .map_err(StoreError::io(&log))?;
+    file.write_all(&lines).and_then(|()| file.sync_all()).map_err(StoreError::io(&log))?;
     Ok(())
 }
 
 /// Write-to-temp, fsync, rename: the file is either old or new, never half-written.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().expect("state files live in a folder");
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().expect("named").to_string_lossy()
-    ));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().expect("named").to_string_lossy()));
     let mut file = std::fs::File::create(&tmp).map_err(StoreError::io(&tmp))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(StoreError::io(&tmp))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(StoreError::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(StoreError::io(path))?;
     sync_dir(dir);
     Ok(())

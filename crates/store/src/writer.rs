@@ -63,13 +63,7 @@ impl UnitWriter {
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         ));
         std::fs::create_dir_all(&staging).map_err(StoreError::io(&staging))?;
-        let mut unit = UnitWriter {
-            root,
-            created_root,
-            staging,
-            source,
-            partitions: BTreeMap::new(),
-        };
+        let mut unit = UnitWriter { root, created_root, staging, source, partitions: BTreeMap::new() };
         if let Some(period) = unit.source.declared_period {
             unit.partition(period)?;
         }
@@ -91,13 +85,7 @@ impl UnitWriter {
             let file = File::create(&staged).map_err(StoreError::io(&staged))?;
             let writer = ArrowWriter::try_new(file, canonical_schema(), Some(writer_properties()))
                 .map_err(StoreError::parquet(&staged))?;
-            let partition = PartitionWriter {
-                staged,
-                writer,
-                rows: 0,
-                unblended: Money::ZERO,
-                amortized: Money::ZERO,
-            };
+            let partition = PartitionWriter { staged, writer, rows: 0, unblended: Money::ZERO, amortized: Money::ZERO };
             self.partitions.insert(period, partition);
         }
         Ok(self.partitions.get_mut(&period).expect("just inserted"))
@@ -117,10 +105,7 @@ impl UnitWriter {
             partition.unblended += sum_money(&part, UNBLENDED_COST);
             partition.amortized += sum_money(&part, AMORTIZED_COST);
             partition.rows += part.num_rows() as u64;
-            partition
-                .writer
-                .write(&part)
-                .map_err(StoreError::parquet(&partition.staged))?;
+            partition.writer.write(&part).map_err(StoreError::parquet(&partition.staged))?;
         }
         Ok(())
     }
@@ -130,13 +115,7 @@ impl UnitWriter {
         let ingested_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut staged = Vec::new();
         for (period, partition) in std::mem::take(&mut self.partitions) {
-            let PartitionWriter {
-                staged: path,
-                writer,
-                rows,
-                unblended,
-                amortized,
-            } = partition;
+            let PartitionWriter { staged: path, writer, rows, unblended, amortized } = partition;
             let file = writer.into_inner().map_err(StoreError::parquet(&path))?;
             file.sync_all().map_err(StoreError::io(&path))?;
             staged.push((period, path, rows, unblended, amortized));
@@ -202,12 +181,7 @@ fn split_by_period(batch: &RecordBatch) -> Result<Vec<PeriodRows>, StoreError> {
         .as_dictionary_opt::<Int32Type>()
         .ok_or_else(|| StoreError::Invalid("billing_period is not dictionary text".into()))?;
     let values = dictionary.values().as_string::<i32>();
-    let parse = |i: usize| {
-        values
-            .value(i)
-            .parse::<BillingPeriod>()
-            .map_err(|e| StoreError::Invalid(e.to_string()))
-    };
+    let parse = |i: usize| values.value(i).parse::<BillingPeriod>().map_err(|e| StoreError::Invalid(e.to_string()));
     if values.len() == 1 && dictionary.null_count() == 0 {
         return Ok(vec![(parse(0)?, None)]);
     }
@@ -215,24 +189,17 @@ fn split_by_period(batch: &RecordBatch) -> Result<Vec<PeriodRows>, StoreError> {
     let periods: Vec<BillingPeriod> = (0..values.len()).map(parse).collect::<Result<_, _>>()?;
     for (row, key) in dictionary.keys().iter().enumerate() {
         let key = key.ok_or_else(|| StoreError::Invalid("a row has no billing period".into()))?;
-        groups
-            .entry(periods[key as usize])
-            .or_default()
-            .push(row as u32);
+        groups.entry(periods[key as usize]).or_default().push(row as u32);
     }
     if groups.len() == 1 {
         return Ok(groups.into_keys().map(|p| (p, None)).collect());
     }
-    Ok(groups
-        .into_iter()
-        .map(|(p, rows)| (p, Some(rows)))
-        .collect())
+    Ok(groups.into_iter().map(|(p, rows)| (p, Some(rows))).collect())
 }
 
 fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, StoreError> {
     let indices = UInt32Array::from(rows.to_vec());
-    arrow_select::take::take_record_batch(batch, &indices)
-        .map_err(|e| StoreError::Invalid(e.to_string()))
+    arrow_select::take::take_record_batch(batch, &indices).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 pub(crate) fn sum_money(batch: &RecordBatch, column: &str) -> Money {
@@ -245,8 +212,5 @@ pub(crate) fn sum_money(batch: &RecordBatch, column: &str) -> Money {
 
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }

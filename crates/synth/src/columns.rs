@@ -36,24 +36,12 @@ pub(crate) struct Column {
     pub get: Getter,
 }
 
-fn col(
-    name: &str,
-    kind: Kind,
-    get: impl for<'l, 'm> Fn(&'l Line<'m>) -> Value<'l> + Send + Sync + 'static,
-) -> Column {
-    Column {
-        name: name.to_owned(),
-        kind,
-        get: Box::new(get),
-    }
+fn col(name: &str, kind: Kind, get: impl for<'l, 'm> Fn(&'l Line<'m>) -> Value<'l> + Send + Sync + 'static) -> Column {
+    Column { name: name.to_owned(), kind, get: Box::new(get) }
 }
 
 fn text<'a>(s: &'a str) -> Value<'a> {
-    if s.is_empty() {
-        Value::Null
-    } else {
-        Value::Text(Cow::Borrowed(s))
-    }
+    if s.is_empty() { Value::Null } else { Value::Text(Cow::Borrowed(s)) }
 }
 
 fn owned(s: String) -> Value<'static> {
@@ -61,23 +49,12 @@ fn owned(s: String) -> Value<'static> {
 }
 
 fn period_bounds(line: &Line) -> (i64, i64) {
-    let micros = |d: chrono::NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc()
-            .timestamp_micros()
-    };
-    (
-        micros(line.period.first_day()),
-        micros(line.period.next().first_day()),
-    )
+    let micros = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
+    (micros(line.period.first_day()), micros(line.period.next().first_day()))
 }
 
 fn iso(micros: i64) -> String {
-    DateTime::from_timestamp_micros(micros)
-        .expect("in range")
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    DateTime::from_timestamp_micros(micros).expect("in range").format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn region_code<'l>(line: &'l Line<'_>) -> Value<'l> {
@@ -99,25 +76,14 @@ fn description(line: &Line) -> String {
 fn cur_core(cur2: bool) -> Vec<Column> {
     use Kind::*;
     let mut columns = vec![
-        col("identity/LineItemId", Text, |l| {
-            owned(format!(
-                "{:026x}",
-                u128::from(l.seq) * 0x9e37_79b9_7f4a_7c15
-            ))
-        }),
-        col("identity/TimeInterval", Text, |l| {
-            owned(format!("{}/{}", iso(l.start), iso(l.end)))
-        }),
+        col("identity/LineItemId", Text, |l| owned(format!("{:026x}", u128::from(l.seq) * 0x9e37_79b9_7f4a_7c15))),
+        col("identity/TimeInterval", Text, |l| owned(format!("{}/{}", iso(l.start), iso(l.end)))),
         col("bill/InvoiceId", Text, |_| Value::Null),
         col("bill/BillingEntity", Text, |_| text("AWS")),
         col("bill/BillType", Text, |_| text("Anniversary")),
         col("bill/PayerAccountId", Text, |l| text(&l.payer.id)),
-        col("bill/BillingPeriodStartDate", Time, |l| {
-            Value::Time(period_bounds(l).0)
-        }),
-        col("bill/BillingPeriodEndDate", Time, |l| {
-            Value::Time(period_bounds(l).1)
-        }),
+        col("bill/BillingPeriodStartDate", Time, |l| Value::Time(period_bounds(l).0)),
+        col("bill/BillingPeriodEndDate", Time, |l| Value::Time(period_bounds(l).1)),
         col("lineItem/UsageAccountId", Text, |l| text(&l.account.id)),
         col("lineItem/LineItemType", Text, |l| text(l.line_type)),
         col("lineItem/UsageStartDate", Time, |l| Value::Time(l.start)),
@@ -127,73 +93,35 @@ fn cur_core(cur2: bool) -> Vec<Column> {
         col("lineItem/Operation", Text, |l| text(l.operation)),
         col("lineItem/AvailabilityZone", Text, |_| Value::Null),
         col("lineItem/ResourceId", Text, |l| text(l.resource_id)),
-        col("lineItem/UsageAmount", Float, |l| {
-            Value::Float(l.usage_amount)
-        }),
+        col("lineItem/UsageAmount", Float, |l| Value::Float(l.usage_amount)),
         col("lineItem/NormalizationFactor", Float, |_| Value::Null),
         col("lineItem/CurrencyCode", Text, |_| text("USD")),
-        col("lineItem/UnblendedRate", Text, |l| {
-            owned(l.rate.to_string())
-        }),
-        col("lineItem/UnblendedCost", Money, |l| {
-            Value::Money(l.unblended)
-        }),
+        col("lineItem/UnblendedRate", Text, |l| owned(l.rate.to_string())),
+        col("lineItem/UnblendedCost", Money, |l| Value::Money(l.unblended)),
         col("lineItem/BlendedRate", Text, |l| owned(l.rate.to_string())),
         col("lineItem/BlendedCost", Money, |l| Value::Money(l.unblended)),
         col("lineItem/NetUnblendedCost", Money, |l| Value::Money(l.net)),
-        col("lineItem/LineItemDescription", Text, |l| {
-            owned(description(l))
-        }),
-        col("lineItem/TaxType", Text, |l| {
-            if l.line_type == "Tax" {
-                text("VAT")
-            } else {
-                Value::Null
-            }
-        }),
-        col("lineItem/LegalEntity", Text, |_| {
-            text("Amazon Web Services, Inc.")
-        }),
+        col("lineItem/LineItemDescription", Text, |l| owned(description(l))),
+        col("lineItem/TaxType", Text, |l| if l.line_type == "Tax" { text("VAT") } else { Value::Null }),
+        col("lineItem/LegalEntity", Text, |_| text("Amazon Web Services, Inc.")),
         col("product/regionCode", Text, region_code),
-        col("product/location", Text, |l| {
-            l.region.map_or(Value::Null, |r| text(r.name))
-        }),
+        col("product/location", Text, |l| l.region.map_or(Value::Null, |r| text(r.name))),
         col("product/servicecode", Text, |l| text(l.service.code)),
         col("product/usagetype", Text, |l| text(l.usage_type)),
         col("product/operation", Text, |l| text(l.operation)),
         col("product/productFamily", Text, |l| text(l.service.category)),
-        col("product/sku", Text, |l| {
-            owned(format!("{:016X}", fnv(l.usage_type) ^ fnv(l.service.code)))
-        }),
+        col("product/sku", Text, |l| owned(format!("{:016X}", fnv(l.usage_type) ^ fnv(l.service.code)))),
         col("pricing/unit", Text, |l| text(l.unit)),
-        col("pricing/term", Text, |l| {
-            if l.line_type == "Usage" {
-                text("OnDemand")
-            } else {
-                Value::Null
-            }
-        }),
+        col("pricing/term", Text, |l| if l.line_type == "Usage" { text("OnDemand") } else { Value::Null }),
         col("pricing/currency", Text, |_| text("USD")),
-        col("pricing/publicOnDemandCost", Money, |l| {
-            Value::Money(l.unblended)
-        }),
-        col("pricing/publicOnDemandRate", Text, |l| {
-            owned(l.rate.to_string())
-        }),
+        col("pricing/publicOnDemandCost", Money, |l| Value::Money(l.unblended)),
+        col("pricing/publicOnDemandRate", Text, |l| owned(l.rate.to_string())),
         col("reservation/ReservationARN", Text, |_| Value::Null),
         col("reservation/EffectiveCost", Money, |_| Value::Null),
-        col("savingsPlan/SavingsPlanARN", Text, |l| {
-            l.sp_arn.map_or(Value::Null, text)
-        }),
-        col("savingsPlan/SavingsPlanEffectiveCost", Money, |l| {
-            l.sp_effective.map_or(Value::Null, Value::Money)
-        }),
-        col("savingsPlan/TotalCommitmentToDate", Money, |l| {
-            l.sp_commitment.map_or(Value::Null, Value::Money)
-        }),
-        col("savingsPlan/UsedCommitment", Money, |l| {
-            l.sp_used.map_or(Value::Null, Value::Money)
-        }),
+        col("savingsPlan/SavingsPlanARN", Text, |l| l.sp_arn.map_or(Value::Null, text)),
+        col("savingsPlan/SavingsPlanEffectiveCost", Money, |l| l.sp_effective.map_or(Value::Null, Value::Money)),
+        col("savingsPlan/TotalCommitmentToDate", Money, |l| l.sp_commitment.map_or(Value::Null, Value::Money)),
+        col("savingsPlan/UsedCommitment", Money, |l| l.sp_used.map_or(Value::Null, Value::Money)),
     ];
     if !cur2 {
         // CUR 2.0 keeps these in its `product` map instead.
@@ -204,9 +132,7 @@ fn cur_core(cur2: bool) -> Vec<Column> {
 }
 
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Product attributes that real CURs carry and curwatch does not read: width, not meaning.
@@ -304,10 +230,7 @@ const FILLER: &[&str] = &[
 ];
 
 fn pad(columns: &mut Vec<Column>, width: usize, rename: impl Fn(&str) -> String) {
-    let mut extra = FILLER
-        .iter()
-        .map(|n| (*n).to_owned())
-        .chain((1..).map(|i| format!("product/attribute{i}")));
+    let mut extra = FILLER.iter().map(|n| (*n).to_owned()).chain((1..).map(|i| format!("product/attribute{i}")));
     while columns.len() < width {
         let name = rename(&extra.next().expect("endless"));
         let filled = name.contains("servicename") || name.contains("service_name");
@@ -324,21 +247,11 @@ pub(crate) fn legacy(width: usize, athena_names: bool) -> Vec<Column> {
     use Kind::*;
     let mut columns = cur_core(false);
     columns.push(col("resourceTags/user:team", Text, |l| tag(l, "user:team")));
-    columns.push(col("resourceTags/user:Environment", Text, |l| {
-        tag(l, "user:Environment")
-    }));
-    columns.push(col("resourceTags/aws:createdBy", Text, |l| {
-        tag(l, "aws:createdBy")
-    }));
-    columns.push(col("costCategory/BusinessUnit", Text, |l| {
-        text(l.account.business_unit)
-    }));
+    columns.push(col("resourceTags/user:Environment", Text, |l| tag(l, "user:Environment")));
+    columns.push(col("resourceTags/aws:createdBy", Text, |l| tag(l, "aws:createdBy")));
+    columns.push(col("costCategory/BusinessUnit", Text, |l| text(l.account.business_unit)));
     let rename = |name: &str| {
-        if athena_names {
-            aws_column_name(name)
-        } else {
-            name.to_owned()
-        }
+        if athena_names { aws_column_name(name) } else { name.to_owned() }
     };
     pad(&mut columns, width, rename);
     for column in &mut columns {
@@ -348,10 +261,7 @@ pub(crate) fn legacy(width: usize, athena_names: bool) -> Vec<Column> {
 }
 
 fn tag<'a>(line: &Line<'a>, key: &str) -> Value<'a> {
-    line.tags
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or(Value::Null, |(_, v)| text(v))
+    line.tags.iter().find(|(k, _)| *k == key).map_or(Value::Null, |(_, v)| text(v))
 }
 
 /// CUR 2.0: snake_case names plus `resource_tags`, `product` and `cost_category` maps.
@@ -359,16 +269,9 @@ pub(crate) fn cur2(width: usize) -> Vec<Column> {
     use Kind::*;
     let mut columns = cur_core(true);
     columns.push(col("bill/PayerAccountName", Text, |l| text(&l.payer.name)));
-    columns.push(col("lineItem/UsageAccountName", Text, |l| {
-        text(&l.account.name)
-    }));
+    columns.push(col("lineItem/UsageAccountName", Text, |l| text(&l.account.name)));
     columns.push(col("resource_tags", Map, |l| {
-        Value::Map(
-            l.tags
-                .iter()
-                .map(|(k, v)| (Cow::Owned(aws_column_name(k)), Cow::Borrowed(v.as_str())))
-                .collect(),
-        )
+        Value::Map(l.tags.iter().map(|(k, v)| (Cow::Owned(aws_column_name(k)), Cow::Borrowed(v.as_str()))).collect())
     }));
     columns.push(col("product", Map, |l| {
         let mut entries = vec![(Cow::Borrowed("product_name"), Cow::Borrowed(l.service.name))];
@@ -378,10 +281,7 @@ pub(crate) fn cur2(width: usize) -> Vec<Column> {
         Value::Map(entries)
     }));
     columns.push(col("cost_category", Map, |l| {
-        Value::Map(vec![(
-            Cow::Borrowed("business_unit"),
-            Cow::Borrowed(l.account.business_unit),
-        )])
+        Value::Map(vec![(Cow::Borrowed("business_unit"), Cow::Borrowed(l.account.business_unit))])
     }));
     pad(&mut columns, width, aws_column_name);
     for column in &mut columns {
@@ -408,58 +308,35 @@ pub(crate) fn focus(width: usize) -> Vec<Column> {
         col("BillingAccountId", Text, |l| text(&l.payer.id)),
         col("BillingAccountName", Text, |l| text(&l.payer.name)),
         col("BillingCurrency", Text, |_| text("USD")),
-        col("BillingPeriodStart", Time, |l| {
-            Value::Time(period_bounds(l).0)
-        }),
-        col("BillingPeriodEnd", Time, |l| {
-            Value::Time(period_bounds(l).1)
-        }),
+        col("BillingPeriodStart", Time, |l| Value::Time(period_bounds(l).0)),
+        col("BillingPeriodEnd", Time, |l| Value::Time(period_bounds(l).1)),
         col("ChargeCategory", Text, move |l| text(category(l))),
         col("ChargeClass", Text, |_| Value::Null),
         col("ChargeDescription", Text, |l| owned(description(l))),
-        col("ChargeFrequency", Text, |l| {
-            text(if l.line_type == "Usage" {
-                "Usage-Based"
-            } else {
-                "Recurring"
-            })
-        }),
+        col("ChargeFrequency", Text, |l| text(if l.line_type == "Usage" { "Usage-Based" } else { "Recurring" })),
         col("ChargePeriodStart", Time, |l| Value::Time(l.start)),
         col("ChargePeriodEnd", Time, |l| Value::Time(l.end)),
-        col("CommitmentDiscountId", Text, |l| {
-            l.sp_arn.map_or(Value::Null, text)
-        }),
+        col("CommitmentDiscountId", Text, |l| l.sp_arn.map_or(Value::Null, text)),
         col("ConsumedQuantity", Float, |l| Value::Float(l.usage_amount)),
         col("ConsumedUnit", Text, |l| text(l.unit)),
-        col("InvoiceIssuerName", Text, |_| {
-            text("Amazon Web Services, Inc.")
-        }),
+        col("InvoiceIssuerName", Text, |_| text("Amazon Web Services, Inc.")),
         col("PricingQuantity", Float, |l| Value::Float(l.usage_amount)),
         col("PricingUnit", Text, |l| text(l.unit)),
         col("ProviderName", Text, |_| text("AWS")),
         col("PublisherName", Text, |_| text("Amazon Web Services, Inc.")),
         col("RegionId", Text, region_code),
-        col("RegionName", Text, |l| {
-            l.region.map_or(Value::Null, |r| text(r.name))
-        }),
+        col("RegionName", Text, |l| l.region.map_or(Value::Null, |r| text(r.name))),
         col("ResourceId", Text, |l| text(l.resource_id)),
         col("ServiceCategory", Text, |l| text(l.service.category)),
         col("ServiceName", Text, |l| text(l.service.name)),
-        col("SkuId", Text, |l| {
-            owned(format!("{:016X}", fnv(l.usage_type)))
-        }),
+        col("SkuId", Text, |l| owned(format!("{:016X}", fnv(l.usage_type)))),
         col("SubAccountId", Text, |l| text(&l.account.id)),
         col("SubAccountName", Text, |l| text(&l.account.name)),
         col("Tags", Map, |l| {
             Value::Map(
                 l.tags
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            Cow::Borrowed(k.trim_start_matches("user:")),
-                            Cow::Borrowed(v.as_str()),
-                        )
-                    })
+                    .map(|(k, v)| (Cow::Borrowed(k.trim_start_matches("user:")), Cow::Borrowed(v.as_str())))
                     .collect(),
             )
         }),
@@ -467,14 +344,9 @@ pub(crate) fn focus(width: usize) -> Vec<Column> {
         col("x_UsageType", Text, |l| text(l.usage_type)),
         col("x_Operation", Text, |l| text(l.operation)),
         col("x_CostCategories", Map, |l| {
-            Value::Map(vec![(
-                Cow::Borrowed("BusinessUnit"),
-                Cow::Borrowed(l.account.business_unit),
-            )])
+            Value::Map(vec![(Cow::Borrowed("BusinessUnit"), Cow::Borrowed(l.account.business_unit))])
         }),
     ];
-    pad(&mut columns, width, |name| {
-        format!("x_{}", aws_column_name(name))
-    });
+    pad(&mut columns, width, |name| format!("x_{}", aws_column_name(name)));
     columns
 }

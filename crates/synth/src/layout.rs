@@ -72,35 +72,13 @@ impl Layout {
     }
 
     fn style(self) -> Style {
-        let base = Style {
-            parquet: false,
-            gzip: true,
-            iso_times: true,
-            null: "",
-            decimal_money: false,
-            millis: false,
-        };
+        let base = Style { parquet: false, gzip: true, iso_times: true, null: "", decimal_money: false, millis: false };
         match self {
             Layout::LegacyCsv | Layout::Cur2Csv => base,
-            Layout::LegacyParquet => Style {
-                parquet: true,
-                millis: true,
-                ..base
-            },
-            Layout::Cur2Parquet => Style {
-                parquet: true,
-                ..base
-            },
-            Layout::FocusParquet => Style {
-                parquet: true,
-                decimal_money: true,
-                ..base
-            },
-            Layout::FocusCsv => Style {
-                iso_times: false,
-                null: "NULL",
-                ..base
-            },
+            Layout::LegacyParquet => Style { parquet: true, millis: true, ..base },
+            Layout::Cur2Parquet => Style { parquet: true, ..base },
+            Layout::FocusParquet => Style { parquet: true, decimal_money: true, ..base },
+            Layout::FocusCsv => Style { iso_times: false, null: "NULL", ..base },
         }
     }
 
@@ -109,10 +87,7 @@ impl Layout {
     }
 
     fn has_stale_delivery(self) -> bool {
-        matches!(
-            self,
-            Layout::LegacyCsv | Layout::Cur2Parquet | Layout::Cur2Csv
-        )
+        matches!(self, Layout::LegacyCsv | Layout::Cur2Parquet | Layout::Cur2Csv)
     }
 }
 
@@ -120,15 +95,12 @@ impl FromStr for Layout {
     type Err = SynthError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Layout::ALL
-            .into_iter()
-            .find(|l| l.name() == text)
-            .ok_or_else(|| {
-                SynthError::Other(format!(
-                    "unknown layout `{text}`; choose from {} or all",
-                    Layout::ALL.map(Layout::name).join(", ")
-                ))
-            })
+        Layout::ALL.into_iter().find(|l| l.name() == text).ok_or_else(|| {
+            SynthError::Other(format!(
+                "unknown layout `{text}`; choose from {} or all",
+                Layout::ALL.map(Layout::name).join(", ")
+            ))
+        })
     }
 }
 
@@ -147,10 +119,7 @@ pub struct SynthConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{}: {message}", path.display())]
     Write { path: PathBuf, message: String },
     #[error("{0}")]
@@ -159,26 +128,15 @@ pub enum SynthError {
 
 impl SynthError {
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
-        move |source| SynthError::Io {
-            path: path.to_owned(),
-            source,
-        }
+        move |source| SynthError::Io { path: path.to_owned(), source }
     }
 
     pub(crate) fn csv(path: &Path) -> impl FnOnce(csv::Error) -> SynthError + '_ {
-        move |e| SynthError::Write {
-            path: path.to_owned(),
-            message: e.to_string(),
-        }
+        move |e| SynthError::Write { path: path.to_owned(), message: e.to_string() }
     }
 
-    pub(crate) fn parquet(
-        path: &Path,
-    ) -> impl FnOnce(parquet::errors::ParquetError) -> SynthError + '_ {
-        move |e| SynthError::Write {
-            path: path.to_owned(),
-            message: e.to_string(),
-        }
+    pub(crate) fn parquet(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> SynthError + '_ {
+        move |e| SynthError::Write { path: path.to_owned(), message: e.to_string() }
     }
 }
 
@@ -194,76 +152,34 @@ pub fn generate(config: &SynthConfig, out: &Path) -> Result<Truth, SynthError> {
     let org = Org::new(config.seed, config.lines_per_month, config.hourly);
     let mut ids = Rng::new(config.seed).fork(0xA55E_4B1E);
     let mut truth = TruthBuilder::default();
-    let columns: BTreeMap<Layout, Arc<Vec<Column>>> = config
-        .layouts
-        .iter()
-        .map(|l| (*l, Arc::new(l.columns(config.width))))
-        .collect();
+    let columns: BTreeMap<Layout, Arc<Vec<Column>>> =
+        config.layouts.iter().map(|l| (*l, Arc::new(l.columns(config.width)))).collect();
     let mut period = config.start;
     for _ in 0..config.months {
         let mut stale: Vec<Delivery> = Vec::new();
         let mut current: Vec<Delivery> = Vec::new();
         for &layout in &config.layouts {
             if layout.has_stale_delivery() {
-                stale.push(delivery(
-                    out,
-                    layout,
-                    period,
-                    &mut ids,
-                    &columns[&layout],
-                    config,
-                    true,
-                ));
+                stale.push(delivery(out, layout, period, &mut ids, &columns[&layout], config, true));
             }
-            current.push(delivery(
-                out,
-                layout,
-                period,
-                &mut ids,
-                &columns[&layout],
-                config,
-                false,
-            ));
+            current.push(delivery(out, layout, period, &mut ids, &columns[&layout], config, false));
         }
         if !stale.is_empty() {
-            org.month(
-                period,
-                config.start,
-                STALE_DAYS,
-                config.hourly,
-                config.seed,
-                &mut |line| stale.iter_mut().try_for_each(|d| d.files.push(line)),
-            )?;
+            org.month(period, config.start, STALE_DAYS, config.hourly, config.seed, &mut |line| {
+                stale.iter_mut().try_for_each(|d| d.files.push(line))
+            })?;
         }
-        org.month(
-            period,
-            config.start,
-            period.days(),
-            config.hourly,
-            config.seed,
-            &mut |line| {
-                truth.add(line);
-                current.iter_mut().try_for_each(|d| d.files.push(line))
-            },
-        )?;
-        for (delivery, is_current) in stale
-            .into_iter()
-            .map(|d| (d, false))
-            .chain(current.into_iter().map(|d| (d, true)))
+        org.month(period, config.start, period.days(), config.hourly, config.seed, &mut |line| {
+            truth.add(line);
+            current.iter_mut().try_for_each(|d| d.files.push(line))
+        })?;
+        for (delivery, is_current) in
+            stale.into_iter().map(|d| (d, false)).chain(current.into_iter().map(|d| (d, true)))
         {
             let layout = delivery.layout;
             let id = delivery.id;
             let files = delivery.files.finish()?;
-            write_manifest(
-                out,
-                layout,
-                period,
-                &id,
-                &files,
-                &columns[&layout],
-                org.payer.id.as_str(),
-                is_current,
-            )?;
+            write_manifest(out, layout, period, &id, &files, &columns[&layout], org.payer.id.as_str(), is_current)?;
         }
         period = period.next();
     }
@@ -282,32 +198,17 @@ pub fn generate(config: &SynthConfig, out: &Path) -> Result<Truth, SynthError> {
     let truth = truth.finish(config.seed, exports);
     let path = out.join("truth.json");
     std::fs::create_dir_all(out).map_err(SynthError::io(out))?;
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(&truth).expect("serialisable"),
-    )
-    .map_err(SynthError::io(&path))?;
+    std::fs::write(&path, serde_json::to_vec_pretty(&truth).expect("serialisable")).map_err(SynthError::io(&path))?;
     Ok(truth)
 }
 
 fn uuid(rng: &mut Rng) -> String {
     let hex = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 fn date_range(period: BillingPeriod) -> String {
-    format!(
-        "{}-{}",
-        period.first_day().format("%Y%m%d"),
-        period.next().first_day().format("%Y%m%d")
-    )
+    format!("{}-{}", period.first_day().format("%Y%m%d"), period.next().first_day().format("%Y%m%d"))
 }
 
 /// The folder (relative to the layout's bucket root) a delivery's data files go in.
@@ -315,11 +216,7 @@ fn data_dir(layout: Layout, period: BillingPeriod, delivery_id: &str) -> String 
     let name = layout.name();
     match layout {
         Layout::LegacyCsv => format!("cur/{name}/{}/{delivery_id}", date_range(period)),
-        Layout::LegacyParquet => format!(
-            "cur/{name}/{name}/year={}/month={}",
-            period.year(),
-            period.month()
-        ),
+        Layout::LegacyParquet => format!("cur/{name}/{name}/year={}/month={}", period.year(), period.month()),
         _ => format!("exports/{name}/data/BILLING_PERIOD={period}"),
     }
 }
@@ -342,17 +239,7 @@ fn delivery(
     } else {
         layout.name().to_owned()
     };
-    Delivery {
-        layout,
-        id,
-        files: DataFiles::new(
-            &dir,
-            &stem,
-            columns.clone(),
-            layout.style(),
-            config.lines_per_file,
-        ),
-    }
+    Delivery { layout, id, files: DataFiles::new(&dir, &stem, columns.clone(), layout.style(), config.lines_per_file) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -368,27 +255,17 @@ fn write_manifest(
 ) -> Result<(), SynthError> {
     let root = out.join(layout.name());
     let key = |path: &PathBuf| -> String {
-        let rel = path
-            .strip_prefix(&root)
-            .expect("written under the layout root");
-        rel.components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/")
+        let rel = path.strip_prefix(&root).expect("written under the layout root");
+        rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
     };
     let name = layout.name();
     let start = period.first_day().format("%Y%m%dT000000.000Z").to_string();
-    let end = period
-        .next()
-        .first_day()
-        .format("%Y%m%dT000000.000Z")
-        .to_string();
+    let end = period.next().first_day().format("%Y%m%dT000000.000Z").to_string();
     let write = |rel: String, value: serde_json::Value| -> Result<(), SynthError> {
         let path = root.join(rel);
         let dir = path.parent().expect("manifest has a folder");
         std::fs::create_dir_all(dir).map_err(SynthError::io(dir))?;
-        std::fs::write(&path, serde_json::to_vec_pretty(&value).expect("json"))
-            .map_err(SynthError::io(&path))
+        std::fs::write(&path, serde_json::to_vec_pretty(&value).expect("json")).map_err(SynthError::io(&path))
     };
     if layout.is_data_export() {
         if !current {
@@ -402,10 +279,7 @@ fn write_manifest(
             "columns": columns.iter().map(|c| json!({"name": c.name, "type": kind_name(c.kind)})).collect::<Vec<_>>(),
             "dataFiles": files.iter().map(|f| format!("s3://{BUCKET}/{}", key(f))).collect::<Vec<_>>(),
         });
-        return write(
-            format!("exports/{name}/metadata/BILLING_PERIOD={period}/{name}-Manifest.json"),
-            manifest,
-        );
+        return write(format!("exports/{name}/metadata/BILLING_PERIOD={period}/{name}-Manifest.json"), manifest);
     }
     let parquet = layout == Layout::LegacyParquet;
     let manifest = json!({
@@ -426,27 +300,12 @@ fn write_manifest(
         "additionalArtifactKeys": [],
     });
     if parquet {
-        return write(
-            format!(
-                "{}/{name}-Manifest.json",
-                data_dir(layout, period, delivery_id)
-            ),
-            manifest,
-        );
+        return write(format!("{}/{name}-Manifest.json", data_dir(layout, period, delivery_id)), manifest);
     }
     // Versioned CSV: a copy in the assembly folder always; the date-range copy only for the current one.
-    write(
-        format!(
-            "{}/{name}-Manifest.json",
-            data_dir(layout, period, delivery_id)
-        ),
-        manifest.clone(),
-    )?;
+    write(format!("{}/{name}-Manifest.json", data_dir(layout, period, delivery_id)), manifest.clone())?;
     if current {
-        write(
-            format!("cur/{name}/{}/{name}-Manifest.json", date_range(period)),
-            manifest,
-        )?;
+        write(format!("cur/{name}/{}/{name}-Manifest.json", date_range(period)), manifest)?;
     }
     Ok(())
 }

@@ -15,26 +15,10 @@ pub(crate) struct Region {
 }
 
 const REGIONS: [Region; 4] = [
-    Region {
-        code: "us-east-1",
-        billing_code: "USE1",
-        name: "US East (N. Virginia)",
-    },
-    Region {
-        code: "eu-west-1",
-        billing_code: "EU",
-        name: "EU (Ireland)",
-    },
-    Region {
-        code: "us-west-2",
-        billing_code: "USW2",
-        name: "US West (Oregon)",
-    },
-    Region {
-        code: "ap-southeast-2",
-        billing_code: "APS2",
-        name: "Asia Pacific (Sydney)",
-    },
+    Region { code: "us-east-1", billing_code: "USE1", name: "US East (N. Virginia)" },
+    Region { code: "eu-west-1", billing_code: "EU", name: "EU (Ireland)" },
+    Region { code: "us-west-2", billing_code: "USW2", name: "US West (Oregon)" },
+    Region { code: "ap-southeast-2", billing_code: "APS2", name: "Asia Pacific (Sydney)" },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,46 +28,17 @@ pub(crate) struct Service {
     pub category: &'static str,
 }
 
-pub(crate) const API_GATEWAY: Service = Service {
-    code: "AmazonApiGateway",
-    name: "Amazon API Gateway",
-    category: "Networking",
-};
-const EC2: Service = Service {
-    code: "AmazonEC2",
-    name: "Amazon Elastic Compute Cloud",
-    category: "Compute",
-};
-const S3: Service = Service {
-    code: "AmazonS3",
-    name: "Amazon Simple Storage Service",
-    category: "Storage",
-};
-const LAMBDA: Service = Service {
-    code: "AWSLambda",
-    name: "AWS Lambda",
-    category: "Compute",
-};
-const DYNAMODB: Service = Service {
-    code: "AmazonDynamoDB",
-    name: "Amazon DynamoDB",
-    category: "Databases",
-};
-const CLOUDWATCH: Service = Service {
-    code: "AmazonCloudWatch",
-    name: "Amazon CloudWatch",
-    category: "Management and Governance",
-};
-const SUPPORT: Service = Service {
-    code: "AWSSupportBusiness",
-    name: "AWS Support (Business)",
-    category: "Other",
-};
-const SAVINGS_PLANS: Service = Service {
-    code: "ComputeSavingsPlans",
-    name: "Savings Plans for AWS Compute usage",
-    category: "Compute",
-};
+pub(crate) const API_GATEWAY: Service =
+    Service { code: "AmazonApiGateway", name: "Amazon API Gateway", category: "Networking" };
+const EC2: Service = Service { code: "AmazonEC2", name: "Amazon Elastic Compute Cloud", category: "Compute" };
+const S3: Service = Service { code: "AmazonS3", name: "Amazon Simple Storage Service", category: "Storage" };
+const LAMBDA: Service = Service { code: "AWSLambda", name: "AWS Lambda", category: "Compute" };
+const DYNAMODB: Service = Service { code: "AmazonDynamoDB", name: "Amazon DynamoDB", category: "Databases" };
+const CLOUDWATCH: Service =
+    Service { code: "AmazonCloudWatch", name: "Amazon CloudWatch", category: "Management and Governance" };
+const SUPPORT: Service = Service { code: "AWSSupportBusiness", name: "AWS Support (Business)", category: "Other" };
+const SAVINGS_PLANS: Service =
+    Service { code: "ComputeSavingsPlans", name: "Savings Plans for AWS Compute usage", category: "Compute" };
 
 const TEAMS: [&str; 5] = ["payments", "search", "identity", "mobile", "platform"];
 const UNITS: [&str; 3] = ["Retail", "Enterprise", "Shared"];
@@ -180,19 +135,8 @@ impl Org {
         for i in 0..other {
             series.push(other_series(&mut rng, i, accounts.len()));
         }
-        let sp_arn = format!(
-            "arn:aws:savingsplans::{}:savingsplan/{}",
-            payer.id,
-            rng.id(8)
-        );
-        Org {
-            payer,
-            accounts,
-            series,
-            sp_arn,
-            edp: (3, 100),
-            tax_percent: 8,
-        }
+        let sp_arn = format!("arn:aws:savingsplans::{}:savingsplan/{}", payer.id, rng.id(8));
+        Org { payer, accounts, series, sp_arn, edp: (3, 100), tax_percent: 8 }
     }
 
     /// Emits one month's lines: per day (and hour) per series, then month-level charges.
@@ -206,27 +150,20 @@ impl Org {
         seed: u64,
         emit: &mut dyn FnMut(&Line) -> Result<(), E>,
     ) -> Result<(), E> {
-        let month_index = (period.year() - first_period.year()) * 12 + period.month() as i32
-            - first_period.month() as i32;
+        let month_index =
+            (period.year() - first_period.year()) * 12 + period.month() as i32 - first_period.month() as i32;
         let mut seq = u64::from(period.month()) << 40 | (period.year() as u64) << 48;
-        let mut usage_totals: std::collections::BTreeMap<(usize, &'static str), Money> =
-            Default::default();
+        let mut usage_totals: std::collections::BTreeMap<(usize, &'static str), Money> = Default::default();
         let mut sp_used = Money::ZERO;
         let rng_root = Rng::new(seed).fork(period.year() as u64 * 100 + u64::from(period.month()));
-        let start_of = |day: NaiveDate| {
-            day.and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                .and_utc()
-                .timestamp_micros()
-        };
+        let start_of = |day: NaiveDate| day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
         for day_offset in 0..days.min(period.days()) {
             let day = period.first_day() + chrono::Days::new(u64::from(day_offset));
             let weekend = day.weekday().number_from_monday() >= 6;
             let day_start = start_of(day);
             for (index, s) in self.series.iter().enumerate() {
                 let mut rng = rng_root.fork(((index as u64) << 8) | u64::from(day_offset));
-                let trend =
-                    (1.0 + s.growth).powf(f64::from(month_index) + f64::from(day_offset) / 30.0);
+                let trend = (1.0 + s.growth).powf(f64::from(month_index) + f64::from(day_offset) / 30.0);
                 let season = if weekend { s.weekend_factor } else { 1.0 };
                 let daily = s.daily_amount * trend * season * rng.range(0.9, 1.1);
                 let slots: &[(i64, f64)] = if hourly { &HOURLY_PROFILE } else { &[(0, 1.0)] };
@@ -237,10 +174,7 @@ impl Org {
                     }
                     let cost = Money::from_f64(amount * s.rate).expect("finite");
                     let (start, end) = if hourly {
-                        (
-                            day_start + hour * MICROS_PER_HOUR,
-                            day_start + (hour + 1) * MICROS_PER_HOUR,
-                        )
+                        (day_start + hour * MICROS_PER_HOUR, day_start + (hour + 1) * MICROS_PER_HOUR)
                     } else {
                         (day_start, day_start + 24 * MICROS_PER_HOUR)
                     };
@@ -375,15 +309,7 @@ impl Org {
             next(line, emit)?;
             let tax = Money::from_units(total.units() * self.tax_percent / 100).round_to_cents();
             next(
-                Line {
-                    account,
-                    service,
-                    line_type: "Tax",
-                    unblended: tax,
-                    amortized: tax,
-                    net: tax,
-                    ..base.clone()
-                },
+                Line { account, service, line_type: "Tax", unblended: tax, amortized: tax, net: tax, ..base.clone() },
                 emit,
             )?;
         }
@@ -416,14 +342,7 @@ impl Org {
         )?;
         let fee = Money::from_cents(10_000);
         next(
-            Line {
-                service: SUPPORT,
-                line_type: "Fee",
-                unblended: fee,
-                amortized: fee,
-                net: fee,
-                ..base.clone()
-            },
+            Line { service: SUPPORT, line_type: "Fee", unblended: fee, amortized: fee, net: fee, ..base.clone() },
             emit,
         )?;
         if sp_used > Money::ZERO {
@@ -447,19 +366,13 @@ impl Org {
     }
 
     fn service_by_code(&self, code: &str) -> Service {
-        self.series
-            .iter()
-            .map(|s| s.service)
-            .find(|s| s.code == code)
-            .unwrap_or(API_GATEWAY)
+        self.series.iter().map(|s| s.service).find(|s| s.code == code).unwrap_or(API_GATEWAY)
     }
 }
 
 /// Share of a day's traffic in each UTC hour: quiet nights, busy afternoons.
 const HOURLY_PROFILE: [(i64, f64); 24] = {
-    let weights = [
-        2, 2, 2, 2, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2,
-    ];
+    let weights = [2, 2, 2, 2, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2];
     let mut out = [(0i64, 0.0f64); 24];
     let mut i = 0;
     while i < 24 {
@@ -477,22 +390,14 @@ enum ApiKind {
 }
 
 fn add_api(series: &mut Vec<Series>, rng: &mut Rng, index: usize, accounts: usize) {
-    let kind = [
-        ApiKind::Rest,
-        ApiKind::Http,
-        ApiKind::WebSocket,
-        ApiKind::Rest,
-    ][index % 4];
+    let kind = [ApiKind::Rest, ApiKind::Http, ApiKind::WebSocket, ApiKind::Rest][index % 4];
     let region = REGIONS[rng.below(REGIONS.len() as u64) as usize];
     let id = rng.id(10);
     let account = index % accounts;
     // Three APIs in four carry owner tags; the rest are the untagged spend allocation must place.
     let tags: Vec<(&'static str, String)> = if index % 4 != 3 {
         let team = TEAMS[index % TEAMS.len()];
-        vec![
-            ("user:team", team.to_owned()),
-            ("aws:createdBy", format!("AssumedRole:deploy-{team}")),
-        ]
+        vec![("user:team", team.to_owned()), ("aws:createdBy", format!("AssumedRole:deploy-{team}"))]
     } else {
         Vec::new()
     };
@@ -504,15 +409,8 @@ fn add_api(series: &mut Vec<Series>, rng: &mut Rng, index: usize, accounts: usiz
     let growth = rng.range(0.0, 0.08);
     let prefix = region.billing_code;
     for &(stage, share) in stages {
-        let path = if kind == ApiKind::Rest {
-            "restapis"
-        } else {
-            "apis"
-        };
-        let resource_id = format!(
-            "arn:aws:apigateway:{}::/{path}/{id}/stages/{stage}",
-            region.code
-        );
+        let path = if kind == ApiKind::Rest { "restapis" } else { "apis" };
+        let resource_id = format!("arn:aws:apigateway:{}::/{path}/{id}/stages/{stage}", region.code);
         let mut tags = tags.clone();
         if !tags.is_empty() {
             tags.push(("user:Environment", stage.trim_start_matches('$').to_owned()));
@@ -550,23 +448,9 @@ fn add_api(series: &mut Vec<Series>, rng: &mut Rng, index: usize, accounts: usiz
                     base_requests,
                     true,
                 );
-                add(
-                    transfer_type,
-                    "ApiGatewayRequest",
-                    "GB",
-                    0.09,
-                    base_requests * 4e-6,
-                    false,
-                );
+                add(transfer_type, "ApiGatewayRequest", "GB", 0.09, base_requests * 4e-6, false);
                 if index % 8 == 0 {
-                    add(
-                        format!("{prefix}-ApiGatewayCacheUsage:1.6GB"),
-                        "CacheUsage",
-                        "Hrs",
-                        0.038,
-                        24.0,
-                        false,
-                    );
+                    add(format!("{prefix}-ApiGatewayCacheUsage:1.6GB"), "CacheUsage", "Hrs", 0.038, 24.0, false);
                 }
             }
             ApiKind::Http => {
@@ -578,14 +462,7 @@ fn add_api(series: &mut Vec<Series>, rng: &mut Rng, index: usize, accounts: usiz
                     base_requests,
                     true,
                 );
-                add(
-                    transfer_type,
-                    "ApiGatewayHttpApi",
-                    "GB",
-                    0.09,
-                    base_requests * 2e-6,
-                    false,
-                );
+                add(transfer_type, "ApiGatewayHttpApi", "GB", 0.09, base_requests * 2e-6, false);
             }
             ApiKind::WebSocket => {
                 add(
@@ -613,73 +490,60 @@ fn other_series(rng: &mut Rng, index: usize, accounts: usize) -> Series {
     let region = REGIONS[rng.below(REGIONS.len() as u64) as usize];
     let account = rng.below(accounts as u64) as usize;
     let p = region.billing_code;
-    let tags: Vec<(&'static str, String)> = if index % 3 == 0 {
-        vec![("user:team", TEAMS[index % TEAMS.len()].to_owned())]
-    } else {
-        Vec::new()
+    let tags: Vec<(&'static str, String)> =
+        if index % 3 == 0 { vec![("user:team", TEAMS[index % TEAMS.len()].to_owned())] } else { Vec::new() };
+    let (service, usage_type, operation, unit, rate, amount, integral, resource_id) = match index % 5 {
+        0 => (
+            EC2,
+            format!("{p}-BoxUsage:m5.large"),
+            "RunInstances",
+            "Hrs",
+            0.096,
+            24.0,
+            false,
+            format!("i-{}", rng.id(17)),
+        ),
+        1 => (
+            S3,
+            format!("{p}-TimedStorage-ByteHrs"),
+            "StandardStorage",
+            "GB-Mo",
+            0.023,
+            rng.range(10.0, 500.0),
+            false,
+            format!("bucket-{}", rng.id(6)),
+        ),
+        2 => (
+            LAMBDA,
+            format!("{p}-Lambda-GB-Second"),
+            "Invoke",
+            "Lambda-GB-Second",
+            0.000_016_666_7,
+            rng.range(5_000.0, 90_000.0),
+            false,
+            format!("arn:aws:lambda:{}:{}:function:fn-{}", region.code, "123456789012", rng.id(6)),
+        ),
+        3 => (
+            DYNAMODB,
+            format!("{p}-ReadRequestUnits"),
+            "GetItem",
+            "ReadRequestUnits",
+            0.25e-6,
+            rng.range(1e6, 5e7),
+            true,
+            format!("arn:aws:dynamodb:{}:123456789012:table/t-{}", region.code, rng.id(5)),
+        ),
+        _ => (
+            CLOUDWATCH,
+            format!("{p}-CW:MetricMonitorUsage"),
+            "MetricStorage",
+            "Metrics",
+            0.3 / 30.0,
+            rng.range(10.0, 300.0),
+            false,
+            String::new(),
+        ),
     };
-    let (service, usage_type, operation, unit, rate, amount, integral, resource_id) =
-        match index % 5 {
-            0 => (
-                EC2,
-                format!("{p}-BoxUsage:m5.large"),
-                "RunInstances",
-                "Hrs",
-                0.096,
-                24.0,
-                false,
-                format!("i-{}", rng.id(17)),
-            ),
-            1 => (
-                S3,
-                format!("{p}-TimedStorage-ByteHrs"),
-                "StandardStorage",
-                "GB-Mo",
-                0.023,
-                rng.range(10.0, 500.0),
-                false,
-                format!("bucket-{}", rng.id(6)),
-            ),
-            2 => (
-                LAMBDA,
-                format!("{p}-Lambda-GB-Second"),
-                "Invoke",
-                "Lambda-GB-Second",
-                0.000_016_666_7,
-                rng.range(5_000.0, 90_000.0),
-                false,
-                format!(
-                    "arn:aws:lambda:{}:{}:function:fn-{}",
-                    region.code,
-                    "123456789012",
-                    rng.id(6)
-                ),
-            ),
-            3 => (
-                DYNAMODB,
-                format!("{p}-ReadRequestUnits"),
-                "GetItem",
-                "ReadRequestUnits",
-                0.25e-6,
-                rng.range(1e6, 5e7),
-                true,
-                format!(
-                    "arn:aws:dynamodb:{}:123456789012:table/t-{}",
-                    region.code,
-                    rng.id(5)
-                ),
-            ),
-            _ => (
-                CLOUDWATCH,
-                format!("{p}-CW:MetricMonitorUsage"),
-                "MetricStorage",
-                "Metrics",
-                0.3 / 30.0,
-                rng.range(10.0, 300.0),
-                false,
-                String::new(),
-            ),
-        };
     Series {
         account,
         service,

@@ -39,14 +39,10 @@ impl Rng {
     /// Lowercase alphanumeric id, like API Gateway's.
     pub(crate) fn id(&mut self, len: usize) -> String {
         const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| CHARS[self.below(CHARS.len() as u64) as usize] as char)
-            .collect()
+        (0..len).map(|_| CHARS[self.below(CHARS.len() as u64) as usize] as char).collect()
     }
 
     pub(crate) fn digits(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|i| char::from(b'0' + (self.below(9) + u64::from(i == 0)) as u8))
-            .collect()
+        (0..len).map(|i| char::from(b'0' + (self.below(9) + u64::from(i == 0)) as u8)).collect()
     }
 }

@@ -52,19 +52,13 @@ impl Builder {
         match kind {
             Kind::Text => Builder::Text(StringBuilder::new()),
             Kind::Float => Builder::Float(Float64Builder::new()),
-            Kind::Money if style.decimal_money => Builder::Decimal(
-                Decimal128Builder::new()
-                    .with_precision_and_scale(24, 10)
-                    .expect("valid"),
-            ),
+            Kind::Money if style.decimal_money => {
+                Builder::Decimal(Decimal128Builder::new().with_precision_and_scale(24, 10).expect("valid"))
+            }
             Kind::Money => Builder::Float(Float64Builder::new()),
             Kind::Time if style.millis => Builder::Millis(TimestampMillisecondBuilder::new()),
             Kind::Time => Builder::Micros(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
-            Kind::Map => Builder::Map(Box::new(MapBuilder::new(
-                None,
-                StringBuilder::new(),
-                StringBuilder::new(),
-            ))),
+            Kind::Map => Builder::Map(Box::new(MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()))),
         }
     }
 
@@ -124,55 +118,29 @@ impl DataFile {
     fn create(path: &Path, columns: &[Column], style: Style) -> Result<Self, SynthError> {
         let file = File::create(path).map_err(SynthError::io(path))?;
         if style.parquet {
-            let builders = columns
-                .iter()
-                .map(|c| Builder::new(c.kind, style))
-                .collect();
+            let builders = columns.iter().map(|c| Builder::new(c.kind, style)).collect();
             return Ok(DataFile {
-                inner: Inner::Parquet {
-                    path: path.to_owned(),
-                    file: Some(file),
-                    writer: None,
-                    builders,
-                    rows: 0,
-                },
+                inner: Inner::Parquet { path: path.to_owned(), file: Some(file), writer: None, builders, rows: 0 },
             });
         }
         let out: Box<dyn Write + Send> = if style.gzip {
-            Box::new(GzEncoder::new(
-                BufWriter::with_capacity(1 << 20, file),
-                GzLevel::default(),
-            ))
+            Box::new(GzEncoder::new(BufWriter::with_capacity(1 << 20, file), GzLevel::default()))
         } else {
             Box::new(BufWriter::with_capacity(1 << 20, file))
         };
         let mut writer = csv::Writer::from_writer(out);
-        writer
-            .write_record(columns.iter().map(|c| c.name.as_str()))
-            .map_err(SynthError::csv(path))?;
-        Ok(DataFile {
-            inner: Inner::Csv(writer),
-        })
+        writer.write_record(columns.iter().map(|c| c.name.as_str())).map_err(SynthError::csv(path))?;
+        Ok(DataFile { inner: Inner::Csv(writer) })
     }
 
-    fn push(
-        &mut self,
-        line: &Line,
-        columns: &[Column],
-        style: Style,
-        path: &Path,
-    ) -> Result<(), SynthError> {
+    fn push(&mut self, line: &Line, columns: &[Column], style: Style, path: &Path) -> Result<(), SynthError> {
         match &mut self.inner {
             Inner::Csv(writer) => {
                 for column in columns {
                     let field = csv_field((column.get)(line), style);
-                    writer
-                        .write_field(field.as_bytes())
-                        .map_err(SynthError::csv(path))?;
+                    writer.write_field(field.as_bytes()).map_err(SynthError::csv(path))?;
                 }
-                writer
-                    .write_record(None::<&[u8]>)
-                    .map_err(SynthError::csv(path))
+                writer.write_record(None::<&[u8]>).map_err(SynthError::csv(path))
             }
             Inner::Parquet { builders, rows, .. } => {
                 for (builder, column) in builders.iter_mut().zip(columns) {
@@ -188,42 +156,22 @@ impl DataFile {
     }
 
     fn flush(&mut self, columns: &[Column]) -> Result<(), SynthError> {
-        let Inner::Parquet {
-            path,
-            file,
-            writer,
-            builders,
-            rows,
-        } = &mut self.inner
-        else {
+        let Inner::Parquet { path, file, writer, builders, rows } = &mut self.inner else {
             return Ok(());
         };
         if *rows == 0 && writer.is_some() {
             return Ok(());
         }
-        let arrays = columns
-            .iter()
-            .zip(builders.iter_mut())
-            .map(|(c, b)| (c.name.as_str(), b.finish(), true));
-        let batch = RecordBatch::try_from_iter_with_nullable(arrays)
-            .map_err(|e| SynthError::Other(e.to_string()))?;
+        let arrays = columns.iter().zip(builders.iter_mut()).map(|(c, b)| (c.name.as_str(), b.finish(), true));
+        let batch = RecordBatch::try_from_iter_with_nullable(arrays).map_err(|e| SynthError::Other(e.to_string()))?;
         if writer.is_none() {
-            let props = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .build();
-            let created = ArrowWriter::try_new(
-                file.take().expect("file until first flush"),
-                batch.schema(),
-                Some(props),
-            )
-            .map_err(SynthError::parquet(path))?;
+            let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+            let created =
+                ArrowWriter::try_new(file.take().expect("file until first flush"), batch.schema(), Some(props))
+                    .map_err(SynthError::parquet(path))?;
             *writer = Some(created);
         }
-        writer
-            .as_mut()
-            .expect("created")
-            .write(&batch)
-            .map_err(SynthError::parquet(path))?;
+        writer.as_mut().expect("created").write(&batch).map_err(SynthError::parquet(path))?;
         *rows = 0;
         Ok(())
     }
@@ -232,16 +180,11 @@ impl DataFile {
         self.flush(columns)?;
         match self.inner {
             Inner::Csv(writer) => {
-                let mut out = writer
-                    .into_inner()
-                    .map_err(|e| SynthError::Other(e.to_string()))?;
+                let mut out = writer.into_inner().map_err(|e| SynthError::Other(e.to_string()))?;
                 out.flush().map_err(SynthError::io(path))
             }
             Inner::Parquet { writer, .. } => {
-                writer
-                    .expect("flushed once")
-                    .close()
-                    .map_err(SynthError::parquet(path))?;
+                writer.expect("flushed once").close().map_err(SynthError::parquet(path))?;
                 Ok(())
             }
         }
@@ -263,10 +206,8 @@ fn csv_field(value: Value, style: Style) -> String {
             }
         }
         Value::Map(entries) => {
-            let object: serde_json::Map<String, serde_json::Value> = entries
-                .into_iter()
-                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-                .collect();
+            let object: serde_json::Map<String, serde_json::Value> =
+                entries.into_iter().map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned()))).collect();
             serde_json::Value::Object(object).to_string()
         }
     }
@@ -285,13 +226,7 @@ pub(crate) struct DataFiles {
 }
 
 impl DataFiles {
-    pub(crate) fn new(
-        dir: &Path,
-        stem: &str,
-        columns: Arc<Vec<Column>>,
-        style: Style,
-        lines_per_file: u64,
-    ) -> Self {
+    pub(crate) fn new(dir: &Path, stem: &str, columns: Arc<Vec<Column>>, style: Style, lines_per_file: u64) -> Self {
         let ext = match (style.parquet, style.gzip) {
             (true, _) => "snappy.parquet",
             (false, true) => "csv.gz",
@@ -310,21 +245,12 @@ impl DataFiles {
     }
 
     pub(crate) fn push(&mut self, line: &Line) -> Result<(), SynthError> {
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|(_, _, n)| *n >= self.lines_per_file)
-        {
+        if self.current.as_ref().is_some_and(|(_, _, n)| *n >= self.lines_per_file) {
             self.close_current()?;
         }
         if self.current.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(SynthError::io(&self.dir))?;
-            let path = self.dir.join(format!(
-                "{}-{:05}.{}",
-                self.stem,
-                self.written.len() + 1,
-                self.ext
-            ));
+            let path = self.dir.join(format!("{}-{:05}.{}", self.stem, self.written.len() + 1, self.ext));
             let file = DataFile::create(&path, &self.columns, self.style)?;
             self.current = Some((path, file, 0));
         }

@@ -37,41 +37,27 @@ pub(crate) struct TruthBuilder {
 
 impl TruthBuilder {
     pub(crate) fn add(&mut self, line: &Line) {
-        let row = self
-            .totals
-            .entry((line.period, line.service.code))
-            .or_insert_with(|| TruthRow {
-                billing_period: line.period.to_string(),
-                service: line.service.code.to_owned(),
-                rows: 0,
-                unblended: Money::ZERO,
-                net: Money::ZERO,
-                amortized: Money::ZERO,
-            });
+        let row = self.totals.entry((line.period, line.service.code)).or_insert_with(|| TruthRow {
+            billing_period: line.period.to_string(),
+            service: line.service.code.to_owned(),
+            rows: 0,
+            unblended: Money::ZERO,
+            net: Money::ZERO,
+            amortized: Money::ZERO,
+        });
         row.rows += 1;
         row.unblended += line.unblended;
         row.net += line.net;
         row.amortized += line.amortized;
         if line.service.code == "AmazonApiGateway" {
-            *self
-                .by_resource
-                .entry((line.period, line.resource_id.to_owned()))
-                .or_default() += line.unblended;
+            *self.by_resource.entry((line.period, line.resource_id.to_owned())).or_default() += line.unblended;
         }
     }
 
     pub(crate) fn finish(self, seed: u64, exports: BTreeMap<String, String>) -> Truth {
-        let mut by_resource: Vec<(String, String, Money)> = self
-            .by_resource
-            .into_iter()
-            .map(|((p, r), m)| (p.to_string(), r, m))
-            .collect();
+        let mut by_resource: Vec<(String, String, Money)> =
+            self.by_resource.into_iter().map(|((p, r), m)| (p.to_string(), r, m)).collect();
         by_resource.sort();
-        Truth {
-            seed,
-            exports,
-            totals: self.totals.into_values().collect(),
-            api_gateway_by_resource: by_resource,
-        }
+        Truth { seed, exports, totals: self.totals.into_values().collect(), api_gateway_by_resource: by_resource }
     }
 }

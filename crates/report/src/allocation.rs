@@ -1,0 +1,130 @@
+//! Reports over allocated API Gateway cost, and reconciliation of allocation to the bill.
+
+use std::collections::{BTreeMap, HashMap};
+
+use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate};
+use curwatch_schema::Money;
+use curwatch_store::{PeriodRange, Store};
+
+use crate::aggregate::{Group, Metric, ReportError, ReportRequest};
+use crate::dimension::Dimension;
+use crate::render::{Cell, Table};
+
+fn value(row: &AllocatedRow, dim: &Dimension) -> Result<Option<String>, ReportError> {
+    Ok(match dim {
+        Dimension::BillingPeriod => Some(row.billing_period.clone()),
+        Dimension::Day => Some(row.day.clone()),
+        Dimension::Account => row.account.clone(),
+        Dimension::Region => row.region.clone(),
+        Dimension::UsageType => row.usage_type.clone(),
+        Dimension::ResourceId => row.resource_id.clone(),
+        Dimension::ChargeClass => Some(row.charge_class.clone()),
+        Dimension::Service => Some("AmazonApiGateway".to_owned()),
+        Dimension::ApiId => row.api_id.clone(),
+        Dimension::Stage => row.stage.clone(),
+        Dimension::ApiType => Some(row.api_type.as_str().to_owned()),
+        Dimension::Component => Some(row.component.as_str().to_owned()),
+        Dimension::Team => Some(row.team.clone()),
+        Dimension::OwnerSource => Some(row.owner_source.clone()),
+        Dimension::Label(name) => row.labels.get(name).cloned(),
+        other => {
+            return Err(ReportError::Unsupported(format!(
+                "`{other}` cannot be combined with allocation dimensions; use billing_period, day, account, \
+                 region, usage_type, resource_id, charge_class, service, api_id, api_type, stage, component, \
+                 team, owner_source or label:<name>"
+            )));
+        }
+    })
+}
+
+fn metric_units(costs: &Costs, metric: Metric) -> i128 {
+    match metric {
+        Metric::Unblended => costs.unblended,
+        Metric::Net => costs.net,
+        Metric::Amortized => costs.amortized,
+    }
+}
+
+/// Groups allocated API Gateway cost by the requested dimensions.
+pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(Vec<Group>, Vec<String>), ReportError> {
+    if request.service.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("AmazonApiGateway")) {
+        return Err(ReportError::Unsupported("allocation dimensions cover AmazonApiGateway only".into()));
+    }
+    let allocation = allocate(store, request.periods, &request.rules)?;
+    let from = request.from_day.map(|d| d.to_string());
+    let to = request.to_day.map(|d| d.to_string());
+    let mut groups: HashMap<Vec<Option<String>>, i128> = HashMap::new();
+    for row in &allocation.rows {
+        if from.as_ref().is_some_and(|f| row.day < *f) || to.as_ref().is_some_and(|t| row.day > *t) {
+            continue;
+        }
+        let key = request.dimensions.iter().map(|d| value(row, d)).collect::<Result<Vec<_>, _>>()?;
+        *groups.entry(key).or_default() += metric_units(&row.costs, request.metric);
+    }
+    Ok((groups.into_iter().collect(), allocation.unmatched_rules))
+}
+
+/// Source versus allocated API Gateway cost per billing period and account.
+#[derive(Debug, Clone)]
+pub struct Reconciliation {
+    pub rows: Vec<(String, Option<String>, Money, Money)>,
+    pub unmatched_rules: Vec<String>,
+}
+
+impl Reconciliation {
+    /// Largest absolute difference between source and allocation.
+    pub fn worst_difference(&self) -> Money {
+        self.rows.iter().map(|(_, _, source, allocated)| (*allocated - *source).abs()).max().unwrap_or_default()
+    }
+
+    pub fn to_table(&self) -> Table {
+        let headers = ["billing_period", "account", "source", "allocated", "difference"];
+        let rows = self
+            .rows
+            .iter()
+            .map(|(period, account, source, allocated)| {
+                vec![
+                    Cell::Text(Some(period.clone())),
+                    Cell::Text(account.clone()),
+                    Cell::Money(*source),
+                    Cell::Money(*allocated),
+                    Cell::Money(*allocated - *source),
+                ]
+            })
+            .collect();
+        let source: Money = self.rows.iter().map(|r| r.2).sum();
+        let allocated: Money = self.rows.iter().map(|r| r.3).sum();
+        let total = vec![
+            Cell::Text(Some("total".into())),
+            Cell::Text(Some(String::new())),
+            Cell::Money(source),
+            Cell::Money(allocated),
+            Cell::Money(allocated - source),
+        ];
+        Table { headers: headers.iter().map(|h| (*h).to_owned()).collect(), rows, total: Some(total) }
+    }
+}
+
+/// Allocates, then compares each billing period and account with the source lines.
+pub fn reconcile(
+    store: &Store,
+    periods: PeriodRange,
+    rules: &Rules,
+    metric: Metric,
+) -> Result<Reconciliation, ReportError> {
+    let allocation = allocate(store, periods, rules)?;
+    let mut allocated: BTreeMap<(String, Option<String>), i128> = BTreeMap::new();
+    for row in &allocation.rows {
+        *allocated.entry((row.billing_period.clone(), row.account.clone())).or_default() +=
+            metric_units(&row.costs, metric);
+    }
+    let rows = allocation
+        .source_totals
+        .iter()
+        .map(|((period, account), costs)| {
+            let done = allocated.get(&(period.clone(), account.clone())).copied().unwrap_or_default();
+            (period.clone(), account.clone(), Money::from_units(metric_units(costs, metric)), Money::from_units(done))
+        })
+        .collect();
+    Ok(Reconciliation { rows, unmatched_rules: allocation.unmatched_rules })
+}
