@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::util::{Env, fixture, money, repo};
 
 /// Compares with `fixtures/expected/<name>`; `CURWATCH_BLESS=1` rewrites it instead.
-fn golden(name: &str, actual: &str) {
+pub fn golden(name: &str, actual: &str) {
     let path = repo().join("fixtures/expected").join(name);
     if std::env::var_os("CURWATCH_BLESS").is_some() {
         std::fs::write(&path, actual).unwrap();

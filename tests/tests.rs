@@ -3,6 +3,7 @@
 mod allocation;
 mod api_gateway;
 mod bad_input;
+mod economics;
 mod ingest;
 mod report;
 mod util;

@@ -42,8 +42,30 @@ pub(crate) enum Command {
     ///
     /// Exits 1 if any difference exceeds $0.01.
     Reconcile(ReconcileArgs),
+    /// API Gateway unit economics: billable units and cost per million per API, stage and component.
+    Units(EconomicsArgs),
+    /// API Gateway savings: REST→HTTP, idle WebSockets, large payloads, costly caches, busy non-prod stages.
+    Recommend(EconomicsArgs),
     /// Generate realistic, seeded billing exports with a truth file of their totals.
     Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct EconomicsArgs {
+    /// Billing period to analyse (YYYY-MM); the latest in the store by default.
+    #[arg(long)]
+    pub month: Option<BillingPeriod>,
+
+    /// Show only the first N rows.
+    #[arg(long)]
+    pub top: Option<usize>,
+
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -111,6 +133,15 @@ pub(crate) struct ReportArgs {
     /// Which cost to sum: unblended, net (after discounts) or amortized.
     #[arg(long, default_value = "unblended", value_parser = parse_metric)]
     pub metric: Metric,
+
+    /// Only the N costliest rows (the total still covers all rows).
+    #[arg(long)]
+    pub top: Option<usize>,
+
+    /// Add the previous period's cost, the change and the % change. `previous` is the month
+    /// before --month (the latest month by default), or the same number of days before --from/--to.
+    #[arg(long, value_parser = ["previous"])]
+    pub compare: Option<String>,
 
     #[command(flatten)]
     pub rules: RulesArg,

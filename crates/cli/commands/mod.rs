@@ -1,3 +1,4 @@
+mod economics;
 mod ingest;
 mod reconcile;
 mod report;
@@ -13,6 +14,8 @@ pub(crate) fn dispatch(cli: Cli, log: &Log) -> anyhow::Result<ExitStatus> {
         Command::Ingest(args) => ingest::run(&store, &args, log),
         Command::Report(args) => report::run(&store, &args, log),
         Command::Reconcile(args) => reconcile::run(&store, &args, log),
+        Command::Units(args) => economics::units(&store, &args, log),
+        Command::Recommend(args) => economics::recommend(&store, &args, log),
         Command::Synth(args) => synth::run(&args, log),
     }
 }
@@ -23,4 +26,20 @@ pub(crate) fn load_rules(arg: &crate::args::RulesArg) -> anyhow::Result<curwatch
         Some(path) => curwatch_allocate::Rules::load(path)?,
         None => curwatch_allocate::Rules::default(),
     })
+}
+
+/// The billing period a command analyses: the one asked for, else the latest with data.
+pub(crate) fn month_or_latest(
+    store: &curwatch_store::Store,
+    month: Option<curwatch_schema::BillingPeriod>,
+) -> anyhow::Result<curwatch_schema::BillingPeriod> {
+    match month {
+        Some(month) => Ok(month),
+        None => store.periods()?.last().copied().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the store at {} holds no billing data yet; run `curwatch ingest` first",
+                store.root().display()
+            )
+        }),
+    }
 }

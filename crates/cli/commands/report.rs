@@ -1,5 +1,6 @@
 use anyhow::Context;
-use curwatch_report::{ReportRequest, run_report};
+use chrono::{Days, NaiveDate};
+use curwatch_report::{Dimension, ReportRequest, compare, run_report};
 use curwatch_schema::BillingPeriod;
 use curwatch_store::{PeriodRange, Store};
 
@@ -7,30 +8,90 @@ use crate::args::ReportArgs;
 use crate::exit::ExitStatus;
 use crate::log::{Log, print_stdout};
 
+/// What a report covers: a billing period, a day range, or everything.
+#[derive(Clone, Copy)]
+enum Scope {
+    Month(BillingPeriod),
+    Days(Option<NaiveDate>, Option<NaiveDate>),
+}
+
+impl Scope {
+    fn apply(self, request: &mut ReportRequest) {
+        match self {
+            Scope::Month(month) => {
+                request.periods = PeriodRange::only(month);
+                (request.from_day, request.to_day) = (None, None);
+            }
+            // Day filters prune whole billing periods before any file is opened.
+            Scope::Days(from, to) => {
+                request.periods =
+                    PeriodRange { from: from.map(BillingPeriod::of_date), to: to.map(BillingPeriod::of_date) };
+                (request.from_day, request.to_day) = (from, to);
+            }
+        }
+    }
+
+    /// The same length of time just before.
+    fn previous(self) -> anyhow::Result<Scope> {
+        match self {
+            Scope::Month(month) => Ok(Scope::Month(month.previous())),
+            Scope::Days(Some(from), Some(to)) => {
+                let days = (to - from).num_days() as u64 + 1;
+                let end = from - Days::new(1);
+                Ok(Scope::Days(Some(end - Days::new(days - 1)), Some(end)))
+            }
+            Scope::Days(..) => anyhow::bail!("--compare previous needs --month, or both --from and --to"),
+        }
+    }
+}
+
 pub(crate) fn run(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result<ExitStatus> {
-    let dimensions = args.by.0.clone();
-    // Day filters prune whole billing periods before any file is opened.
-    let periods = match args.month {
-        Some(month) => PeriodRange::only(month),
-        None => PeriodRange { from: args.from.map(BillingPeriod::of_date), to: args.to.map(BillingPeriod::of_date) },
-    };
     if let (Some(from), Some(to)) = (args.from, args.to) {
         anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     }
-    let request = ReportRequest {
-        dimensions,
-        periods,
-        from_day: args.from,
-        to_day: args.to,
+    let mut scope = match args.month {
+        Some(month) => Scope::Month(month),
+        None => Scope::Days(args.from, args.to),
+    };
+    let comparing = args.compare.is_some();
+    if comparing {
+        if let Some(dim) = args.by.0.iter().find(|d| matches!(d, Dimension::BillingPeriod | Dimension::Day)) {
+            anyhow::bail!("--compare previous lines periods up side by side; drop `{dim}` from --by");
+        }
+        if matches!(scope, Scope::Days(None, None)) {
+            scope = Scope::Month(super::month_or_latest(store, None)?);
+        }
+    }
+    let mut request = ReportRequest {
+        dimensions: args.by.0.clone(),
         service: args.service.clone(),
         metric: args.metric,
         rules: super::load_rules(&args.rules)?,
+        ..ReportRequest::default()
     };
-    let report =
-        run_report(store, &request).with_context(|| format!("reading the store at {}", store.root().display()))?;
+    scope.apply(&mut request);
+    let context = || format!("reading the store at {}", store.root().display());
+    let report = run_report(store, &request).with_context(context)?;
     for warning in &report.warnings {
         log.warn(warning);
     }
-    print_stdout(&report.to_table().render(args.format))?;
+    let mut table = if comparing {
+        let previous_scope = scope.previous()?;
+        if let (Scope::Month(now), Scope::Month(before)) = (scope, previous_scope) {
+            log.info(&format!("comparing {now} with {before}"));
+        }
+        previous_scope.apply(&mut request);
+        compare(&report, &run_report(store, &request).with_context(context)?)
+    } else {
+        report.to_table()
+    };
+    if let Some(top) = args.top.filter(|top| *top < table.rows.len()) {
+        let all = table.rows.len();
+        table.rows.truncate(top);
+        if let Some(curwatch_report::Cell::Text(label)) = table.total.as_mut().and_then(|t| t.first_mut()) {
+            *label = Some(format!("total (all {all} rows)"));
+        }
+    }
+    print_stdout(&table.render(args.format))?;
     Ok(ExitStatus::Success)
 }

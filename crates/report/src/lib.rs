@@ -4,10 +4,13 @@
 mod aggregate;
 mod allocation;
 mod api_gateway;
+mod compare;
 mod dimension;
+pub mod economics;
 pub mod render;
 
 pub use aggregate::{Metric, Report, ReportError, ReportRequest, ReportRow, run_report};
 pub use allocation::{Reconciliation, reconcile};
+pub use compare::compare;
 pub use dimension::{DIMENSION_NAMES, Dimension};
 pub use render::{Cell, OutputFormat, Table};

@@ -33,6 +33,10 @@ pub enum Cell {
     Text(Option<String>),
     Money(Money),
     Integer(i64),
+    /// A quantity (units of usage).
+    Number(f64),
+    /// A percentage; `None` where it is undefined (nothing to compare with).
+    Percent(Option<f64>),
 }
 
 impl Cell {
@@ -47,6 +51,9 @@ impl Cell {
             Cell::Text(None) => "(none)".to_owned(),
             Cell::Money(m) => m.to_display_string(),
             Cell::Integer(i) => i.to_string(),
+            Cell::Number(n) => format_number(*n),
+            Cell::Percent(Some(p)) => format!("{p:+.1}%"),
+            Cell::Percent(None) => "new".to_owned(),
         }
     }
 
@@ -56,6 +63,9 @@ impl Cell {
             Cell::Text(t) => t.clone().unwrap_or_default(),
             Cell::Money(m) => m.to_exact_string(),
             Cell::Integer(i) => i.to_string(),
+            Cell::Number(n) => n.to_string(),
+            Cell::Percent(Some(p)) => format!("{p:.2}"),
+            Cell::Percent(None) => String::new(),
         }
     }
 
@@ -65,7 +75,28 @@ impl Cell {
             Cell::Text(Some(t)) => serde_json::to_string(t).expect("strings serialise"),
             Cell::Money(m) => m.to_exact_string(),
             Cell::Integer(i) => i.to_string(),
+            Cell::Number(n) if n.is_finite() => n.to_string(),
+            Cell::Percent(Some(p)) if p.is_finite() => format!("{p:.2}"),
+            Cell::Number(_) | Cell::Percent(_) => "null".to_owned(),
         }
+    }
+}
+
+/// Large quantities with thousands separators, small ones with a few decimals.
+fn format_number(n: f64) -> String {
+    if n.abs() >= 1000.0 {
+        let whole = format!("{:.0}", n.abs());
+        let mut grouped = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        format!("{}{grouped}", if n < 0.0 { "-" } else { "" })
+    } else {
+        let text = format!("{n:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }
 

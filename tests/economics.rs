@@ -1,0 +1,50 @@
+//! Period comparison, top-N, unit economics and recommendations.
+
+use curwatch_schema::Money;
+
+use crate::util::{Env, fixture, money};
+
+#[test]
+fn compare_previous_lines_up_two_months() {
+    let env = Env::new();
+    env.ingest(&fixture("exports/legacy-csv"));
+    let month = |m: &str| money(&env.report_json(&["--month", m, "--by", "billing_period"])[0]["cost"]);
+    let rows = env.report_json(&["--by", "service", "--compare", "previous"]);
+    let sum = |key: &str| rows.iter().map(|r| money(&r[key])).sum::<Money>();
+    assert_eq!(sum("cost"), month("2024-02"), "the latest month by default");
+    assert_eq!(sum("previous"), month("2024-01"));
+    for row in &rows {
+        assert_eq!(money(&row["change"]), money(&row["cost"]) - money(&row["previous"]));
+    }
+    let out = env.run(&["report", "--by", "billing_period", "--compare", "previous"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("drop `billing_period`"));
+}
+
+#[test]
+fn top_keeps_the_costliest_rows_and_the_full_total() {
+    let env = Env::new();
+    env.ingest(&fixture("exports/legacy-csv"));
+    let all = env.report_json(&["--by", "service"]);
+    let top = env.report_json(&["--by", "service", "--top", "3"]);
+    assert_eq!(top, all[..3].to_vec());
+    let table = env.ok(&["report", "--by", "service", "--top", "3"]);
+    assert!(table.contains(&format!("total (all {} rows)", all.len())), "{table}");
+}
+
+#[test]
+fn unit_costs_and_recommendations_on_the_fixtures() {
+    let env = Env::new();
+    env.ingest(&fixture("exports/legacy-parquet"));
+    crate::report::golden("units-2024-02.csv", &env.ok(&["units", "--format", "csv"]));
+    crate::report::golden("recommend-2024-02.csv", &env.ok(&["recommend", "--format", "csv"]));
+    let units = env.ok(&["units", "--format", "json", "--month", "2024-01"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&units).unwrap();
+    for row in rows.iter().filter(|r| r["component"] == "requests" && r["api_type"] == "rest") {
+        let per_million = row["cost_per_million"].as_f64().unwrap();
+        assert!((per_million - 3.5).abs() < 0.01, "REST requests bill at $3.50/M in the fixtures: {row}");
+    }
+    let found: Vec<serde_json::Value> = serde_json::from_str(&env.ok(&["recommend", "--format", "json"])).unwrap();
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|r| r["finding"] == "rest-to-http" && r["api_type"] == "rest"));
+}
