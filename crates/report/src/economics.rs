@@ -99,7 +99,7 @@ pub fn units_table(stages: &[StageUsage]) -> Table {
             ));
         }
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     let headers = ["team", "api_id", "stage", "api_type", "component", "units", "cost", "cost_per_million"];
     Table { headers: headers.map(str::to_owned).to_vec(), rows: rows.into_iter().map(|r| r.1).collect(), total: None }
 }
