@@ -48,3 +48,29 @@ fn unit_costs_and_recommendations_on_the_fixtures() {
     assert!(!found.is_empty());
     assert!(found.iter().all(|r| r["finding"] == "rest-to-http" && r["api_type"] == "rest"));
 }
+
+#[test]
+fn per_team_showback_files_add_up_to_the_bill() {
+    let env = Env::new();
+    env.ingest(&fixture("exports/focus-parquet"));
+    let out = env.path("showback");
+    env.ok(&["report", "--per-team", "--out", out.to_str().unwrap(), "--month", "2024-02"]);
+    let teams = env.report_json(&["--by", "team", "--month", "2024-02"]);
+    assert!(teams.len() >= 4);
+    let mut all = Money::ZERO;
+    for team in &teams {
+        let name = team["team"].as_str().unwrap();
+        let mut reader = csv::Reader::from_path(out.join(format!("{name}.csv"))).unwrap();
+        let cost = reader.headers().unwrap().iter().position(|h| h == "cost").unwrap();
+        let sum: Money = reader.records().map(|r| r.unwrap()[cost].parse::<Money>().unwrap()).sum();
+        assert_eq!(sum, money(&team["cost"]), "{name}.csv sums to the team's allocation");
+        let markdown = std::fs::read_to_string(out.join(format!("{name}.md"))).unwrap();
+        assert!(markdown.contains("## By API and stage") && markdown.contains("2024-01"), "{markdown}");
+        all += sum;
+    }
+    let bill =
+        money(&env.report_json(&["--by", "service", "--service", "AmazonApiGateway", "--month", "2024-02"])[0]["cost"]);
+    assert_eq!(all, bill);
+    let index = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert_eq!(index.matches(".md)").count(), teams.len());
+}

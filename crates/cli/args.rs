@@ -134,6 +134,15 @@ pub(crate) struct ReportArgs {
     #[arg(long, default_value = "unblended", value_parser = parse_metric)]
     pub metric: Metric,
 
+    /// Write one API Gateway showback per team (Markdown and CSV) into --out, for --month
+    /// (the latest by default) against the month before. --by is ignored.
+    #[arg(long, requires = "out")]
+    pub per_team: bool,
+
+    /// Folder for --per-team files (created if missing).
+    #[arg(long, requires = "per_team")]
+    pub out: Option<PathBuf>,
+
     /// Only the N costliest rows (the total still covers all rows).
     #[arg(long)]
     pub top: Option<usize>,

@@ -49,6 +49,9 @@ pub(crate) fn run(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result
     if let (Some(from), Some(to)) = (args.from, args.to) {
         anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     }
+    if args.per_team {
+        return per_team(store, args, log);
+    }
     let mut scope = match args.month {
         Some(month) => Scope::Month(month),
         None => Scope::Days(args.from, args.to),
@@ -93,5 +96,38 @@ pub(crate) fn run(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result
         }
     }
     print_stdout(&table.render(args.format))?;
+    Ok(ExitStatus::Success)
+}
+
+/// Slug for a team's file name: letters, digits, `-`, `_`, `.`; anything else becomes `_`.
+fn file_stem(team: &str) -> String {
+    team.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+fn per_team(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result<ExitStatus> {
+    let out = args.out.as_ref().expect("clap requires --out with --per-team");
+    let month = super::month_or_latest(store, args.month)?;
+    let teams = curwatch_report::showback(store, month, &super::load_rules(&args.rules)?)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut index = format!(
+        "# API Gateway showback, {month}\n\n| team | cost | previous | shared share | files |\n| --- | ---: | ---: | ---: | --- |\n"
+    );
+    for team in &teams {
+        let stem = file_stem(&team.team);
+        for (ext, text) in [("md", &team.markdown), ("csv", &team.csv)] {
+            let path = out.join(format!("{stem}.{ext}"));
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        index.push_str(&format!(
+            "| {} | {} | {} | {} | [{stem}.md]({stem}.md), [{stem}.csv]({stem}.csv) |\n",
+            team.team,
+            team.total.to_display_string(),
+            team.previous.to_display_string(),
+            team.shared.to_display_string()
+        ));
+    }
+    std::fs::write(out.join("README.md"), index).with_context(|| format!("writing {}", out.display()))?;
+    log.info(&format!("wrote showback for {} team(s), {month}, to {}", teams.len(), out.display()));
+    print_stdout(&format!("{}\n", out.join("README.md").display()))?;
     Ok(ExitStatus::Success)
 }
