@@ -118,6 +118,12 @@ fn hourly_data_at_width_streams_through_intact() {
     for row in env.report_json(&["--by", "export"]) {
         assert_eq!(money(&row["cost"]), total, "{row:?}");
     }
+    // Allocation over the same large data conserves every unit, and reconcile agrees.
+    let gateway: Money = truth.totals.iter().filter(|r| r.service == "AmazonApiGateway").map(|r| r.unblended).sum();
+    let teams: Money = env.report_json(&["--by", "team,owner_source"]).iter().map(|r| money(&r["cost"])).sum();
+    assert_eq!(teams, gateway + gateway, "two exports of the same API Gateway spend");
+    let out = env.run(&["reconcile"]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::util::describe(&out));
 }
 
 #[test]
