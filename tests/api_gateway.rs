@@ -9,17 +9,7 @@ use crate::util::{Env, money, truth};
 #[test]
 fn api_and_stage_costs_match_the_truth_per_resource() {
     let env = Env::new();
-    let generated = env.path("generated");
-    env.ok(&[
-        "synth",
-        "-q",
-        "--out",
-        generated.to_str().unwrap(),
-        "--layouts",
-        "cur2-parquet,focus-csv",
-        "--lines",
-        "6000",
-    ]);
+    let generated = env.synth("generated", &["--layouts", "cur2-parquet,focus-csv", "--lines", "6000"]);
     env.ingest(&generated);
     let truth = truth(&generated);
 

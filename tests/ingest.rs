@@ -65,21 +65,8 @@ fn assert_matches_truth(env: &Env, generated: &Path) {
 #[test]
 fn every_layout_matches_the_generator_truth() {
     let env = Env::new();
-    let generated = env.path("generated");
-    env.ok(&[
-        "synth",
-        "-q",
-        "--out",
-        generated.to_str().unwrap(),
-        "--seed",
-        "7",
-        "--lines",
-        "2500",
-        "--lines-per-file",
-        "1500",
-        "--width",
-        "104",
-    ]);
+    let generated =
+        env.synth("generated", &["--seed", "7", "--lines", "2500", "--lines-per-file", "1500", "--width", "104"]);
     env.ingest(&generated);
     assert_matches_truth(&env, &generated);
 }
@@ -94,22 +81,20 @@ fn bundled_fixtures_match_their_truth() {
 #[test]
 fn hourly_data_at_width_streams_through_intact() {
     let env = Env::new();
-    let generated = env.path("hourly");
-    env.ok(&[
-        "synth",
-        "-q",
-        "--out",
-        generated.to_str().unwrap(),
-        "--layouts",
-        "legacy-parquet,cur2-csv",
-        "--hourly",
-        "--months",
-        "1",
-        "--lines",
-        "150000",
-        "--lines-per-file",
-        "70000",
-    ]);
+    let generated = env.synth(
+        "hourly",
+        &[
+            "--layouts",
+            "legacy-parquet,cur2-csv",
+            "--hourly",
+            "--months",
+            "1",
+            "--lines",
+            "150000",
+            "--lines-per-file",
+            "70000",
+        ],
+    );
     env.ingest(&generated);
     let truth = truth(&generated);
     let rows: u64 = truth.totals.iter().map(|r| r.rows).sum();

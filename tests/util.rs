@@ -54,6 +54,15 @@ impl Env {
         self.cmd().args(args).output().expect("curwatch runs")
     }
 
+    /// Generates exports with `curwatch synth` into a scratch folder named `name`.
+    pub fn synth(&self, name: &str, args: &[&str]) -> PathBuf {
+        let out = self.path(name);
+        let mut all = vec!["synth", "-q", "--out", out.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        self.ok(&all);
+        out
+    }
+
     pub fn ingest(&self, source: &Path) -> String {
         self.ok(&["ingest", "-q", source.to_str().expect("utf-8 path")])
     }

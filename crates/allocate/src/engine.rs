@@ -8,6 +8,7 @@ use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, TimestampMicros
 use arrow_array::{Array, RecordBatch};
 use chrono::DateTime;
 use curwatch_schema::columns as col;
+use curwatch_schema::intern::Interner;
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, region_of_usage_type};
@@ -74,30 +75,6 @@ pub enum AllocateError {
     Store(#[from] StoreError),
     #[error("the store has a column of an unexpected type: {0}")]
     Schema(&'static str),
-}
-
-/// Interned text; id 0 is "no value".
-#[derive(Default)]
-struct Strings {
-    ids: HashMap<String, u32>,
-    values: Vec<String>,
-}
-
-impl Strings {
-    fn id(&mut self, value: Option<&str>) -> u32 {
-        let Some(value) = value.filter(|v| !v.is_empty()) else { return 0 };
-        if let Some(&id) = self.ids.get(value) {
-            return id;
-        }
-        self.values.push(value.to_owned());
-        let id = self.values.len() as u32;
-        self.ids.insert(value.to_owned(), id);
-        id
-    }
-
-    fn get(&self, id: u32) -> Option<&str> {
-        (id > 0).then(|| self.values[id as usize - 1].as_str())
-    }
 }
 
 /// Grouping key of raw lines: period, day, account, region, usage type, resource, charge class,
@@ -280,8 +257,8 @@ const COLUMNS: [&str; 14] = [
 ];
 
 /// Streams the store's API Gateway rows into groups of identical shape.
-fn scan(store: &Store, periods: PeriodRange) -> Result<(HashMap<RawKey, RawSums>, Strings), AllocateError> {
-    let mut strings = Strings::default();
+fn scan(store: &Store, periods: PeriodRange) -> Result<(HashMap<RawKey, RawSums>, Interner), AllocateError> {
+    let mut strings = Interner::default();
     let mut groups: HashMap<RawKey, RawSums> = HashMap::new();
     for batch in store.scan(&COLUMNS, periods)? {
         let batch = batch?;

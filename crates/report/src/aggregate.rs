@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate};
 use curwatch_allocate::Rules;
 use curwatch_schema::Money;
 use curwatch_schema::columns::{AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START};
+use curwatch_schema::intern::Interner;
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::dimension::Dimension;
@@ -101,25 +102,6 @@ impl Report {
     }
 }
 
-/// Distinct values of one dimension, numbered.
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<Option<String>, u32>,
-    values: Vec<Option<String>>,
-}
-
-impl Interner {
-    fn id(&mut self, value: Option<&str>) -> u32 {
-        if let Some(&id) = self.ids.get(&value.map(str::to_owned)) {
-            return id;
-        }
-        let id = self.values.len() as u32;
-        self.values.push(value.map(str::to_owned));
-        self.ids.insert(value.map(str::to_owned), id);
-        id
-    }
-}
-
 pub fn run_report(store: &Store, request: &ReportRequest) -> Result<Report, ReportError> {
     let mut warnings = Vec::new();
     let groups = if request.dimensions.iter().any(Dimension::is_allocation) {
@@ -195,7 +177,7 @@ pub(crate) fn aggregate(
     Ok(groups
         .into_iter()
         .map(|(key, units)| {
-            let keys = key.iter().zip(&interners).map(|(id, interner)| interner.values[*id as usize].clone()).collect();
+            let keys = key.iter().zip(&interners).map(|(id, interner)| interner.get(*id).map(str::to_owned)).collect();
             (keys, units)
         })
         .collect())

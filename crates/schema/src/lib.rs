@@ -6,6 +6,7 @@
 
 pub mod charge_class;
 pub mod columns;
+pub mod intern;
 pub mod money;
 pub mod naming;
 pub mod period;

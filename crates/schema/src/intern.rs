@@ -1,0 +1,44 @@
+//! Interning text to small ids, for group-by keys over dictionary-encoded columns.
+
+use std::collections::HashMap;
+
+/// Distinct strings numbered from 1; id 0 stands for "no value" (null or empty).
+#[derive(Debug, Default)]
+pub struct Interner {
+    ids: HashMap<String, u32>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    /// The id of `value`, allocating only the first time a string is seen.
+    pub fn id(&mut self, value: Option<&str>) -> u32 {
+        let Some(value) = value.filter(|v| !v.is_empty()) else { return 0 };
+        if let Some(&id) = self.ids.get(value) {
+            return id;
+        }
+        self.values.push(value.to_owned());
+        let id = self.values.len() as u32;
+        self.ids.insert(value.to_owned(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> Option<&str> {
+        (id > 0).then(|| self.values[id as usize - 1].as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_zero_is_none() {
+        let mut interner = Interner::default();
+        let a = interner.id(Some("a"));
+        assert_eq!(interner.id(Some("a")), a);
+        assert_eq!(interner.id(None), 0);
+        assert_eq!(interner.id(Some("")), 0);
+        assert_eq!(interner.get(a), Some("a"));
+        assert_eq!(interner.get(0), None);
+    }
+}
