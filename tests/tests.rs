@@ -5,5 +5,6 @@ mod api_gateway;
 mod bad_input;
 mod economics;
 mod ingest;
+mod query;
 mod report;
 mod util;

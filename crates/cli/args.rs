@@ -46,8 +46,32 @@ pub(crate) enum Command {
     Units(EconomicsArgs),
     /// API Gateway savings: REST→HTTP, idle WebSockets, large payloads, costly caches, busy non-prod stages.
     Recommend(EconomicsArgs),
+    /// Run SQL over the store: tables `line_items` and `api_gateway` (see docs/queries.md).
+    Query(QueryArgs),
     /// Generate realistic, seeded billing exports with a truth file of their totals.
     Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct QueryArgs {
+    /// A file of SQL, such as one in queries/.
+    #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+    pub file: Option<PathBuf>,
+
+    /// SQL given inline instead of a file.
+    #[arg(long)]
+    pub sql: Option<String>,
+
+    /// Only this billing period's data (YYYY-MM); all periods by default.
+    #[arg(long)]
+    pub month: Option<BillingPeriod>,
+
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
 }
 
 #[derive(Args)]

@@ -1,5 +1,6 @@
 mod economics;
 mod ingest;
+mod query;
 mod reconcile;
 mod report;
 mod synth;
@@ -14,6 +15,7 @@ pub(crate) fn dispatch(cli: Cli, log: &Log) -> anyhow::Result<ExitStatus> {
         Command::Ingest(args) => ingest::run(&store, &args, log),
         Command::Report(args) => report::run(&store, &args, log),
         Command::Reconcile(args) => reconcile::run(&store, &args, log),
+        Command::Query(args) => query::run(&store, &args),
         Command::Units(args) => economics::units(&store, &args, log),
         Command::Recommend(args) => economics::recommend(&store, &args, log),
         Command::Synth(args) => synth::run(&args, log),

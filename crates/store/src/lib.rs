@@ -57,6 +57,15 @@ impl Store {
         Scan::open(&self.root, columns, periods)
     }
 
+    /// The partition files of the periods in `range`, for engines that read Parquet themselves.
+    pub fn partition_files(&self, range: PeriodRange) -> Result<Vec<std::path::PathBuf>, StoreError> {
+        let mut files = Vec::new();
+        for period in layout::periods(&self.root)?.into_iter().filter(|p| range.contains(*p)) {
+            files.extend(layout::partition_files(&self.root, period)?);
+        }
+        Ok(files)
+    }
+
     /// Billing periods that have data, oldest first.
     pub fn periods(&self) -> Result<Vec<BillingPeriod>, StoreError> {
         layout::periods(&self.root)
