@@ -27,12 +27,16 @@ pub struct Truth {
     pub totals: Vec<TruthRow>,
     /// API Gateway unblended cost per billing period and resource id (stage ARN).
     pub api_gateway_by_resource: Vec<(String, String, Money)>,
+    /// API Gateway unblended cost per billing period, resource id and usage type.
+    #[serde(default)]
+    pub api_gateway_by_usage: Vec<(String, String, String, Money)>,
 }
 
 #[derive(Default)]
 pub(crate) struct TruthBuilder {
     totals: BTreeMap<(BillingPeriod, &'static str), TruthRow>,
     by_resource: HashMap<(BillingPeriod, String), Money>,
+    by_usage: HashMap<(BillingPeriod, String, String), Money>,
 }
 
 impl TruthBuilder {
@@ -51,6 +55,8 @@ impl TruthBuilder {
         row.amortized += line.amortized;
         if line.service.code == "AmazonApiGateway" {
             *self.by_resource.entry((line.period, line.resource_id.to_owned())).or_default() += line.unblended;
+            let key = (line.period, line.resource_id.to_owned(), line.usage_type.to_owned());
+            *self.by_usage.entry(key).or_default() += line.unblended;
         }
     }
 
@@ -58,6 +64,15 @@ impl TruthBuilder {
         let mut by_resource: Vec<(String, String, Money)> =
             self.by_resource.into_iter().map(|((p, r), m)| (p.to_string(), r, m)).collect();
         by_resource.sort();
-        Truth { seed, exports, totals: self.totals.into_values().collect(), api_gateway_by_resource: by_resource }
+        let mut by_usage: Vec<(String, String, String, Money)> =
+            self.by_usage.into_iter().map(|((p, r, u), m)| (p.to_string(), r, u, m)).collect();
+        by_usage.sort();
+        Truth {
+            seed,
+            exports,
+            totals: self.totals.into_values().collect(),
+            api_gateway_by_resource: by_resource,
+            api_gateway_by_usage: by_usage,
+        }
     }
 }
