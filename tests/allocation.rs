@@ -189,3 +189,13 @@ fn a_bad_rules_file_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rules.toml") && stderr.contains("add up to 90"), "{stderr}");
 }
+
+#[test]
+fn dimensions_allocation_cannot_carry_are_refused_up_front() {
+    let env = Env::new();
+    // A month with no API Gateway lines at all: there is no row to stumble on the dimension.
+    env.ingest(&crate::util::shared_data("focus-converters-aws-legacy-cur/sample-anonymous-aws-export-dataset.csv"));
+    let out = env.run(&["report", "--by", "team,operation"]);
+    assert_eq!(out.status.code(), Some(1), "{}", crate::util::describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`operation` cannot be combined with allocation dimensions"));
+}

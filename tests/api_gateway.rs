@@ -6,6 +6,12 @@ use curwatch_schema::Money;
 
 use crate::util::{Env, money, truth};
 
+/// Independent of curwatch's parser: in a stage ARN the id and stage sit at fixed places.
+fn api_and_stage(resource: &str) -> (Option<String>, Option<String>) {
+    let parts: Vec<&str> = resource.split('/').collect();
+    if parts.len() == 5 { (Some(parts[2].to_owned()), Some(parts[4].to_owned())) } else { (None, None) }
+}
+
 #[test]
 fn api_and_stage_costs_match_the_truth_per_resource() {
     let env = Env::new();
@@ -13,12 +19,9 @@ fn api_and_stage_costs_match_the_truth_per_resource() {
     env.ingest(&generated);
     let truth = truth(&generated);
 
-    // Independent of curwatch's parser: the id and stage sit at fixed places in a stage ARN.
     let mut expected: BTreeMap<(String, Option<String>, Option<String>), Money> = BTreeMap::new();
     for (period, resource, cost) in &truth.api_gateway_by_resource {
-        let parts: Vec<&str> = resource.split('/').collect();
-        let (api, stage) =
-            if parts.len() == 5 { (Some(parts[2].to_owned()), Some(parts[4].to_owned())) } else { (None, None) };
+        let (api, stage) = api_and_stage(resource);
         *expected.entry((period.clone(), api, stage)).or_default() += *cost;
     }
     assert!(expected.len() > 10, "several APIs and stages: {}", expected.len());
@@ -51,6 +54,7 @@ fn components_and_types_partition_the_service_total() {
     }
     let transfer_types: Vec<_> =
         components.iter().filter(|r| r["component"] == "data_transfer").map(|r| r["api_type"].clone()).collect();
+    assert!(!transfer_types.is_empty(), "the fixtures bill data transfer");
     assert!(transfer_types.iter().all(|t| t != "unknown"), "data transfer inherits its API's type: {transfer_types:?}");
 }
 
@@ -80,9 +84,7 @@ fn api_stage_and_component_costs_match_the_truth() {
     let truth = truth(&generated);
     let mut expected: BTreeMap<(String, Option<String>, Option<String>, String), Money> = BTreeMap::new();
     for (period, resource, usage_type, cost) in &truth.api_gateway_by_usage {
-        let parts: Vec<&str> = resource.split('/').collect();
-        let (api, stage) =
-            if parts.len() == 5 { (Some(parts[2].to_owned()), Some(parts[4].to_owned())) } else { (None, None) };
+        let (api, stage) = api_and_stage(resource);
         *expected.entry((period.clone(), api, stage, component_of(usage_type).to_owned())).or_default() += *cost;
     }
     assert!(expected.keys().any(|k| k.3 == "cache") && expected.keys().any(|k| k.3 == "connection_minutes"));

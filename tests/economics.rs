@@ -40,7 +40,9 @@ fn unit_costs_and_recommendations_on_the_fixtures() {
     crate::report::golden("recommend-2024-02.csv", &env.ok(&["recommend", "--format", "csv"]));
     let units = env.ok(&["units", "--format", "json", "--month", "2024-01"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&units).unwrap();
-    for row in rows.iter().filter(|r| r["component"] == "requests" && r["api_type"] == "rest") {
+    let rest: Vec<_> = rows.iter().filter(|r| r["component"] == "requests" && r["api_type"] == "rest").collect();
+    assert!(!rest.is_empty(), "the fixtures have REST APIs");
+    for row in rest {
         let per_million = row["cost_per_million"].as_f64().unwrap();
         assert!((per_million - 3.5).abs() < 0.01, "REST requests bill at $3.50/M in the fixtures: {row}");
     }

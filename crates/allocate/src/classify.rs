@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// The kind of API a line belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ApiType {
     Rest,
     Http,
     WebSocket,
     /// Not decidable from the line or the other usage of its API.
+    #[default]
     Unknown,
 }
 
@@ -31,13 +32,14 @@ impl fmt::Display for ApiType {
 }
 
 /// What part of API Gateway's price list a line is billed under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {
     Requests,
     Messages,
     ConnectionMinutes,
     Cache,
     DataTransfer,
+    #[default]
     Other,
 }
 

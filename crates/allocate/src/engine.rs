@@ -37,7 +37,7 @@ impl Costs {
 }
 
 /// One allocated slice of API Gateway cost.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AllocatedRow {
     pub billing_period: String,
     /// Usage day, `YYYY-MM-DD`.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use curwatch_ingest::{DiscoveredUnit, FileContext, discover_local, open_file};
+use curwatch_ingest::{DiscoveredUnit, FileContext, discover_local, local_base, open_file};
 use curwatch_report::{Cell, OutputFormat, Table};
 use curwatch_schema::Money;
 use curwatch_store::{PartitionRecord, SourceFileRecord, Store, UnitSource};
@@ -32,7 +32,7 @@ pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result
         if discovery.units.is_empty() {
             log.warn(&format!("{}: no billing export files found", source.display()));
         }
-        let base = if source.is_file() { source.parent().unwrap_or(Path::new(".")).to_owned() } else { source.clone() };
+        let base = local_base(source);
         for unit in &discovery.units {
             match ingest_unit(store, &base, unit) {
                 Ok(records) => {

@@ -210,14 +210,15 @@ pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, IngestError> {
     Ok(out)
 }
 
+/// The folder the keys of a local listing are relative to: the folder itself, or a file's parent.
+pub fn local_base(root: &Path) -> std::path::PathBuf {
+    if root.is_file() { root.parent().unwrap_or(Path::new(".")).to_owned() } else { root.to_owned() }
+}
+
 /// Discovery over a local directory tree laid out as AWS delivers to S3, or one file.
 pub fn discover_local(root: &Path) -> Result<Discovery, IngestError> {
     let listing = list_local(root)?;
-    let base = if std::fs::metadata(root).map(|m| m.is_file()).unwrap_or(false) {
-        root.parent().unwrap_or(Path::new(".")).to_owned()
-    } else {
-        root.to_owned()
-    };
+    let base = local_base(root);
     plan_units(&base.display().to_string(), &listing, |key| {
         let path = base.join(key);
         std::fs::read(&path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))

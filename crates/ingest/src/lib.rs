@@ -17,7 +17,7 @@ mod source;
 mod timestamp;
 
 pub use canonical::FileContext;
-pub use discover::{DiscoveredUnit, Discovery, ObjectInfo, discover_local, list_local, plan_units};
+pub use discover::{DiscoveredUnit, Discovery, ObjectInfo, discover_local, list_local, local_base, plan_units};
 pub use error::{ErrorKind, IngestError, Location};
 pub use focus::service_code_for_name;
 pub use format::ExportFormat;

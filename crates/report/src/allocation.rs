@@ -10,6 +10,19 @@ use crate::aggregate::{Group, Metric, ReportError, ReportRequest};
 use crate::dimension::Dimension;
 use crate::render::{Cell, Table};
 
+/// Whether allocated rows carry a dimension.
+fn supported(dim: &Dimension) -> bool {
+    value(&AllocatedRow::default(), dim).is_ok()
+}
+
+fn unsupported(dim: &Dimension) -> ReportError {
+    ReportError::Unsupported(format!(
+        "`{dim}` cannot be combined with allocation dimensions; use billing_period, day, account, region, \
+         usage_type, resource_id, charge_class, service, api_id, api_type, stage, component, team, \
+         owner_source or label:<name>"
+    ))
+}
+
 fn value(row: &AllocatedRow, dim: &Dimension) -> Result<Option<String>, ReportError> {
     Ok(match dim {
         Dimension::BillingPeriod => Some(row.billing_period.clone()),
@@ -27,13 +40,7 @@ fn value(row: &AllocatedRow, dim: &Dimension) -> Result<Option<String>, ReportEr
         Dimension::Team => Some(row.team.clone()),
         Dimension::OwnerSource => Some(row.owner_source.clone()),
         Dimension::Label(name) => row.labels.get(name).cloned(),
-        other => {
-            return Err(ReportError::Unsupported(format!(
-                "`{other}` cannot be combined with allocation dimensions; use billing_period, day, account, \
-                 region, usage_type, resource_id, charge_class, service, api_id, api_type, stage, component, \
-                 team, owner_source or label:<name>"
-            )));
-        }
+        other => return Err(unsupported(other)),
     })
 }
 
@@ -49,6 +56,9 @@ fn metric_units(costs: &Costs, metric: Metric) -> i128 {
 pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(Vec<Group>, Vec<String>), ReportError> {
     if request.service.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("AmazonApiGateway")) {
         return Err(ReportError::Unsupported("allocation dimensions cover AmazonApiGateway only".into()));
+    }
+    if let Some(dim) = request.dimensions.iter().find(|d| !supported(d)) {
+        return Err(unsupported(dim));
     }
     let allocation = allocate(store, request.periods, &request.rules)?;
     let from = request.from_day.map(|d| d.to_string());

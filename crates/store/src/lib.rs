@@ -54,7 +54,7 @@ impl Store {
 
     /// Streams canonical batches with only `columns`, from partitions in `periods`.
     pub fn scan(&self, columns: &[&str], periods: PeriodRange) -> Result<Scan, StoreError> {
-        Scan::open(&self.root, columns, periods)
+        Ok(Scan::new(self.partition_files(periods)?, columns))
     }
 
     /// The partition files of the periods in `range`, for engines that read Parquet themselves.

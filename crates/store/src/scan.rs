@@ -1,7 +1,7 @@
 //! Reading the store back: projected, period-pruned streams of canonical batches.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use curwatch_schema::BillingPeriod;
@@ -9,7 +9,6 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::error::StoreError;
-use crate::layout::{partition_files, periods};
 
 /// Inclusive range of billing periods to read; open ends read everything.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,12 +37,8 @@ pub struct Scan {
 }
 
 impl Scan {
-    pub(crate) fn open(root: &Path, columns: &[&str], range: PeriodRange) -> Result<Self, StoreError> {
-        let mut files = Vec::new();
-        for period in periods(root)?.into_iter().filter(|p| range.contains(*p)) {
-            files.extend(partition_files(root, period)?);
-        }
-        Ok(Scan { files: files.into_iter(), columns: columns.iter().map(|c| (*c).to_owned()).collect(), current: None })
+    pub(crate) fn new(files: Vec<PathBuf>, columns: &[&str]) -> Self {
+        Scan { files: files.into_iter(), columns: columns.iter().map(|c| (*c).to_owned()).collect(), current: None }
     }
 
     fn open_next(&mut self) -> Option<Result<(), StoreError>> {
