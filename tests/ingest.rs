@@ -112,19 +112,56 @@ fn hourly_data_at_width_streams_through_intact() {
 }
 
 #[test]
-fn reingesting_is_idempotent() {
+fn reingesting_is_incremental_and_idempotent() {
     let env = Env::new();
     env.ingest(&fixture("exports"));
     let first = env.ok(&["report", "--by", "export,billing_period,service", "--format", "csv"]);
     let files_before: Vec<_> = snapshot(&env.store().join("line_items")).into_keys().collect();
-    env.ingest(&fixture("exports"));
+    let commits = || std::fs::read_to_string(env.store().join("state/ingest-log.jsonl")).unwrap().lines().count();
+    assert_eq!(commits(), 12, "6 layouts × 2 months");
+
+    // Nothing delivered since: nothing is read again and nothing is committed.
+    let out = env.run(&["ingest", fixture("exports").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", crate::util::describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("0 ingested, 12 unchanged, 0 waiting, 0 failed"), "{stderr}");
+    assert!(stderr.contains("0 data files read"), "{stderr}");
+    assert_eq!(commits(), 12, "a no-change run commits nothing");
+
+    // --full re-reads every period and replaces it in place.
+    env.ok(&["ingest", "-q", "--full", fixture("exports").to_str().unwrap()]);
     let second = env.ok(&["report", "--by", "export,billing_period,service", "--format", "csv"]);
-    assert_eq!(first, second, "a second ingest changes no total");
+    assert_eq!(first, second, "re-reading changes no total");
     let files_after: Vec<_> = snapshot(&env.store().join("line_items")).into_keys().collect();
     assert_eq!(files_before, files_after, "partitions are replaced, never added beside");
-    let log = std::fs::read_to_string(env.store().join("state/ingest-log.jsonl")).unwrap();
-    assert_eq!(log.lines().count(), 24, "6 layouts × 2 months, committed twice");
+    assert_eq!(commits(), 24, "--full committed every period again");
     assert!(!env.store().join(".staging").exists(), "no staging left behind");
+}
+
+#[test]
+fn a_changed_data_file_is_read_again_alone() {
+    let env = Env::new();
+    let source = env.path("cur2-csv");
+    copy_tree(&fixture("exports/cur2-csv"), &source);
+    env.ingest(&source);
+    let before = env.ok(&["report", "--by", "billing_period", "--format", "csv"]);
+    // Same manifest, but one of January's files was rewritten in place: same rows,
+    // compressed differently, so its size and modification time change.
+    let data_file = source.join("exports/cur2-csv/data/BILLING_PERIOD=2024-01/cur2-csv-00002.csv.gz");
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(&data_file).unwrap()), &mut text)
+        .unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut encoder, &text).unwrap();
+    std::fs::write(&data_file, encoder.finish().unwrap()).unwrap();
+
+    let out = env.run(&["ingest", source.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", crate::util::describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 period(s): 1 ingested, 1 unchanged"), "{stderr}");
+    assert!(stderr.contains("2 data files read"), "only January's two files: {stderr}");
+    let after = env.ok(&["report", "--by", "billing_period", "--format", "csv"]);
+    assert_eq!(before, after, "the same rows, re-read, give the same totals");
 }
 
 #[test]
@@ -141,7 +178,7 @@ fn stale_assemblies_and_old_files_are_ignored() {
 }
 
 /// Usage in the first ten days: what the stale delivery holds (it has no month-end lines).
-fn early_usage(env: &Env) -> Money {
+pub(crate) fn early_usage(env: &Env) -> Money {
     env.report_json(&["--by", "line_item_type", "--from", "2024-01-01", "--to", "2024-01-10"])
         .iter()
         .filter(|r| {

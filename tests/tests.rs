@@ -7,4 +7,5 @@ mod economics;
 mod ingest;
 mod query;
 mod report;
+mod s3;
 mod util;

@@ -31,10 +31,16 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Read billing exports from a directory or file into the store.
+    /// Sync billing exports from S3, a local folder or files into the store.
     ///
     /// Each export's current manifest decides which files are read; stale assembly
-    /// folders are ignored. Re-ingesting a billing period replaces it atomically.
+    /// folders are ignored. Periods whose delivery the store already holds are skipped
+    /// without downloading anything; a changed period is replaced atomically. A period
+    /// that fails keeps its previous data, the others still ingest, and the exit code is 1.
+    ///
+    /// S3 credentials and region come from the standard AWS chain (environment,
+    /// AWS_PROFILE, SSO, web identity, instance and container roles); the bucket's own
+    /// region is found automatically. Needs s3:ListBucket and s3:GetObject.
     Ingest(IngestArgs),
     /// Sum cost from the store, grouped by any dimensions.
     Report(ReportArgs),
@@ -120,13 +126,53 @@ pub(crate) struct ReconcileArgs {
 
 #[derive(Args)]
 pub(crate) struct IngestArgs {
-    /// Directories or files holding exports (legacy CUR, CUR 2.0, FOCUS; Parquet or CSV/CSV.gz).
-    #[arg(required = true)]
-    pub sources: Vec<PathBuf>,
+    /// Where exports are: `s3://bucket/prefix`, a local folder mirroring one, or single files
+    /// (legacy CUR, CUR 2.0, FOCUS; Parquet or CSV/CSV.gz).
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+
+    /// Re-read every billing period, even those whose delivery the store already holds.
+    #[arg(long)]
+    pub full: bool,
+
+    #[command(flatten)]
+    pub s3: S3Args,
 
     /// Output format of the ingest summary.
     #[arg(long, default_value = "table", value_parser = parse_format)]
     pub format: OutputFormat,
+}
+
+/// How to reach S3. Credentials and region come from the standard AWS chain
+/// (AWS_ACCESS_KEY_ID…, AWS_PROFILE, SSO, web identity, instance and container roles).
+#[derive(Args, Clone)]
+pub(crate) struct S3Args {
+    /// An S3-compatible endpoint (MinIO, Ceph, LocalStack…); AWS_ENDPOINT_URL also works.
+    #[arg(long, env = "CURWATCH_S3_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Path-style addressing (host/bucket/key); automatic for localhost and IP endpoints.
+    #[arg(long)]
+    pub path_style: bool,
+
+    /// Data files downloaded at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Attempts per S3 request (throttling, 5xx and dropped connections are retried with backoff).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+}
+
+impl S3Args {
+    pub(crate) fn options(&self) -> curwatch_source::S3Options {
+        curwatch_source::S3Options {
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.path_style,
+            concurrency: usize::from(self.concurrency),
+            max_attempts: self.max_attempts,
+        }
+    }
 }
 
 #[derive(Args)]

@@ -11,6 +11,10 @@ impl Log {
         Log { quiet }
     }
 
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Progress and notes; silent with `--quiet`.
     pub(crate) fn info(&self, message: &str) {
         if !self.quiet {

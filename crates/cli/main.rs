@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod exit;
 mod log;
+mod progress;
 
 use clap::Parser;
 

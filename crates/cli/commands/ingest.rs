@@ -1,123 +1,207 @@
-//! `curwatch ingest`: discovery → readers → store, one atomic unit at a time.
+//! `curwatch ingest`: sync each source into the store and say what happened per period.
 
-use std::path::{Path, PathBuf};
+use std::cell::Cell as Counter;
 
-use anyhow::Context;
-use curwatch_ingest::{DiscoveredUnit, FileContext, discover_local, local_base, open_file};
 use curwatch_report::{Cell, OutputFormat, Table};
 use curwatch_schema::Money;
-use curwatch_store::{PartitionRecord, SourceFileRecord, Store, UnitSource};
+use curwatch_source::{ExportSource, StatsSnapshot};
+use curwatch_store::{PartitionRecord, Store};
+use curwatch_sync::{Outcome, Progress, SyncOptions, SyncReport, UnitReport};
 
 use crate::args::IngestArgs;
 use crate::exit::ExitStatus;
 use crate::log::{Log, print_stdout};
+use crate::progress::Bar;
 
 pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result<ExitStatus> {
-    let mut committed: Vec<PartitionRecord> = Vec::new();
-    let mut failures = 0usize;
-    for source in &args.sources {
-        let discovery =
-            discover_local(source).with_context(|| format!("discovering exports in {}", source.display()))?;
-        if !discovery.ignored.is_empty() {
-            log.info(&format!(
-                "{}: ignored {} data file(s) that no current manifest lists (older deliveries)",
-                source.display(),
-                discovery.ignored.len()
-            ));
-        }
-        for error in discovery.errors {
-            failures += 1;
-            log.error_with_note(&error.into(), "skipped; the store keeps its previous data for this export and period");
-        }
-        if discovery.units.is_empty() {
-            log.warn(&format!("{}: no billing export files found", source.display()));
-        }
-        let base = local_base(source);
-        for unit in &discovery.units {
-            match ingest_unit(store, &base, unit) {
-                Ok(records) => {
-                    for record in &records {
-                        log.info(&format!(
-                            "ingested {} {}: {} rows, {} unblended",
-                            record.export,
-                            record.billing_period,
-                            record.rows,
-                            record.unblended_cost.to_display_string()
-                        ));
-                    }
-                    committed.extend(records);
-                }
-                Err(error) => {
-                    failures += 1;
-                    let period = unit.billing_period.map_or_else(|| "(loose file)".to_owned(), |p| p.to_string());
-                    let note = format!(
-                        "{} {period} was not ingested; the store keeps its previous data for it",
-                        unit.export_id
-                    );
-                    log.error_with_note(&error, &note);
-                }
+    let options = SyncOptions { full: args.full };
+    let mut reports = Vec::new();
+    let mut source_failures = 0;
+    for location in &args.sources {
+        let source = match curwatch_source::open(location, &args.s3.options()) {
+            Ok(source) => source,
+            Err(error) => {
+                source_failures += 1;
+                log.error_with_note(&error.into(), &format!("{location} was skipped; the store is unchanged for it"));
+                continue;
+            }
+        };
+        let progress = CliProgress { source: source.as_ref(), log, bar: Bar::new(log), rows: Counter::new(0) };
+        let result = curwatch_sync::sync(source.as_ref(), store, options, &progress);
+        progress.bar.finish();
+        match result {
+            Ok(report) => {
+                say_summary(&report, log);
+                reports.push(report);
+            }
+            Err(error) => {
+                source_failures += 1;
+                log.error_with_note(&error.into(), &format!("{location} was skipped; the store is unchanged for it"));
             }
         }
     }
-    if !committed.is_empty() || args.format != OutputFormat::Table {
-        print_stdout(&summary(&committed).render(args.format))?;
+    let table = summary(&reports, &store.partitions()?);
+    let worth_a_table = reports.iter().flat_map(|r| &r.units).any(|u| !matches!(u.outcome, Outcome::Unchanged));
+    if worth_a_table || args.format != OutputFormat::Table {
+        print_stdout(&table.render(args.format))?;
     }
-    if failures > 0 {
-        log.info(&format!("{failures} unit(s) failed; {} partition(s) ingested", committed.len()));
-        return Ok(ExitStatus::Failure);
-    }
-    Ok(ExitStatus::Success)
+    let failed: usize = reports.iter().map(SyncReport::failed).sum::<usize>() + source_failures;
+    Ok(if failed > 0 { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
-fn ingest_unit(store: &Store, base: &Path, unit: &DiscoveredUnit) -> anyhow::Result<Vec<PartitionRecord>> {
-    let (manifest, delivery_id) = unit.manifest.clone().unzip();
-    let source_files = unit
-        .files
-        .iter()
-        .map(|f| SourceFileRecord { key: f.key.clone(), size: f.size, etag: f.etag.clone() })
-        .collect();
-    let mut writer = store.begin_unit(UnitSource {
-        export: unit.export_id.clone(),
-        format: String::new(),
-        declared_period: unit.billing_period,
-        manifest,
-        delivery_id,
-        source_files,
-    })?;
-    for file in &unit.files {
-        let path: PathBuf = base.join(&file.key);
-        let ctx = FileContext { export: unit.export_id.clone(), source_file: file.key.clone() };
-        let reader = open_file(&path, ctx)?;
-        writer.set_format(reader.format().label());
-        for batch in reader {
-            writer.write(&batch?)?;
+struct CliProgress<'a> {
+    source: &'a dyn ExportSource,
+    log: &'a Log,
+    bar: Bar,
+    rows: Counter<u64>,
+}
+
+impl Progress for CliProgress<'_> {
+    fn planned(&self, units: usize, bytes: u64) {
+        if units > 0 {
+            self.bar.start(bytes, &format!("reading {units} period(s) from {}", self.source.location()));
         }
     }
-    Ok(writer.commit()?)
+
+    fn rows(&self, rows: u64) {
+        self.rows.set(rows);
+        self.bar.update(self.source.stats().bytes_downloaded, rows);
+    }
+
+    fn finished(&self, unit: &UnitReport) {
+        match &unit.outcome {
+            Outcome::Ingested(records) => {
+                let rows: u64 = records.iter().map(|r| r.rows).sum();
+                let cost: Money = records.iter().map(|r| r.unblended_cost).sum();
+                let text = format!(
+                    "ingested {}: {} file(s), {rows} rows, {} unblended",
+                    unit.label(),
+                    unit.files,
+                    cost.to_display_string()
+                );
+                self.bar.line(self.log, &text);
+            }
+            Outcome::Failed(_) | Outcome::Unchanged | Outcome::Waiting(_) => {}
+        }
+    }
 }
 
-fn summary(records: &[PartitionRecord]) -> Table {
-    let headers = ["billing_period", "export", "format", "files", "rows", "unblended_cost"];
-    let rows = records
-        .iter()
-        .map(|r| {
-            vec![
-                Cell::Text(Some(r.billing_period.clone())),
-                Cell::Text(Some(r.export.clone())),
-                Cell::Text(Some(r.format.clone())),
-                Cell::Integer(r.source_files.len() as i64),
-                Cell::Integer(r.rows as i64),
-                Cell::Money(r.unblended_cost),
-            ]
+/// Per-unit problems, then one line for the source: outcomes and the requests it took.
+fn say_summary(report: &SyncReport, log: &Log) {
+    if !report.ignored.is_empty() {
+        log.info(&format!(
+            "{}: ignored {} data file(s) that no current manifest lists (older deliveries)",
+            report.source,
+            report.ignored.len()
+        ));
+    }
+    for note in &report.notes {
+        log.warn(note);
+    }
+    for unit in &report.units {
+        match &unit.outcome {
+            Outcome::Failed(error) => {
+                let note = match unit.export_id {
+                    Some(_) => format!("{} was not ingested; the store keeps its previous data for it", unit.label()),
+                    None => "skipped; the store keeps its previous data for this export and period".to_owned(),
+                };
+                log.error_with_note(&anyhow::anyhow!("{error}"), &note);
+            }
+            Outcome::Waiting(why) => log.warn(&format!("{} skipped this run: {why}", unit.label())),
+            Outcome::Unchanged | Outcome::Ingested(_) => {}
+        }
+    }
+    if report.units.is_empty() {
+        log.warn(&format!("{}: no billing export files found", report.source));
+    }
+    let count = |f: fn(&Outcome) -> bool| report.count(f);
+    log.info(&format!(
+        "{}: {} period(s): {} ingested, {} unchanged, {} waiting, {} failed; {}",
+        report.source,
+        report.units.len(),
+        count(|o| matches!(o, Outcome::Ingested(_))),
+        count(|o| matches!(o, Outcome::Unchanged)),
+        count(|o| matches!(o, Outcome::Waiting(_))),
+        count(|o| matches!(o, Outcome::Failed(_))),
+        describe_requests(&report.stats, report.source.starts_with("s3://")),
+    ));
+}
+
+fn describe_requests(stats: &StatsSnapshot, remote: bool) -> String {
+    let data = human_bytes(stats.bytes_downloaded);
+    if remote {
+        format!(
+            "requests: {} list, {} manifest/status reads, {} data downloads ({data}), {} retries",
+            stats.list_requests, stats.small_reads, stats.data_downloads, stats.retries
+        )
+    } else {
+        format!("{} manifest/status reads, {} data files read ({data})", stats.small_reads, stats.data_downloads)
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// One row per export and period seen: what happened, and what the store holds for it now.
+fn summary(reports: &[SyncReport], held: &[PartitionRecord]) -> Table {
+    let headers = ["export", "billing_period", "status", "files", "rows", "unblended_cost"];
+    let mut lines: Vec<(String, String, &str, u64, Vec<&PartitionRecord>)> = Vec::new();
+    for unit in reports.iter().flat_map(|r| &r.units) {
+        let (status, records): (&str, Vec<&PartitionRecord>) = match &unit.outcome {
+            Outcome::Ingested(records) => ("ingested", records.iter().collect()),
+            other => {
+                let status = match other {
+                    Outcome::Unchanged => "unchanged",
+                    Outcome::Waiting(_) => "waiting",
+                    _ => "failed",
+                };
+                let period = unit.billing_period.map(|p| p.to_string());
+                let mine = held.iter().filter(|r| {
+                    Some(&r.export) == unit.export_id.as_ref() && period.as_ref().is_none_or(|p| &r.billing_period == p)
+                });
+                (status, mine.collect())
+            }
+        };
+        if records.is_empty() {
+            let export = unit.export_id.clone().unwrap_or_default();
+            let period = unit.billing_period.map(|p| p.to_string()).unwrap_or_default();
+            lines.push((export, period, status, unit.files as u64, Vec::new()));
+        }
+        for record in records {
+            let files = record.source_files.len() as u64;
+            lines.push((record.export.clone(), record.billing_period.clone(), status, files, vec![record]));
+        }
+    }
+    lines.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let (mut total_rows, mut total_cost) = (0u64, Money::ZERO);
+    let text = |s: &str| Cell::Text(Some(s.to_owned()));
+    let rows = lines
+        .into_iter()
+        .map(|(export, period, status, files, record)| {
+            let (rows, cost) = match record.first() {
+                Some(r) => {
+                    total_rows += r.rows;
+                    total_cost += r.unblended_cost;
+                    (Cell::Integer(r.rows as i64), Cell::Money(r.unblended_cost))
+                }
+                None => (Cell::Text(None), Cell::Text(None)),
+            };
+            vec![text(&export), text(&period), text(status), Cell::Integer(files as i64), rows, cost]
         })
         .collect();
-    let total_rows: u64 = records.iter().map(|r| r.rows).sum();
-    let total_cost: Money = records.iter().map(|r| r.unblended_cost).sum();
     let total = vec![
-        Cell::Text(Some("total".into())),
-        Cell::Text(Some(String::new())),
-        Cell::Text(Some(String::new())),
-        Cell::Integer(records.iter().map(|r| r.source_files.len() as i64).sum()),
+        text("total in store"),
+        text(""),
+        text(""),
+        text(""),
         Cell::Integer(total_rows as i64),
         Cell::Money(total_cost),
     ];

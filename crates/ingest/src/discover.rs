@@ -5,24 +5,13 @@
 //! exactly the same rules. Stale assembly folders and old deliveries sit beside current
 //! ones in real buckets: only the current manifest's files are ever read.
 
+use curwatch_schema::BillingPeriod;
+pub use curwatch_source::ObjectInfo;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::time::SystemTime;
-
-use curwatch_schema::BillingPeriod;
 
 use crate::error::{ErrorKind, IngestError};
 use crate::manifest::{Manifest, ManifestKind, parse_manifest};
-
-/// One object of a listing, keyed relative to the listing root with `/` separators.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    pub key: String,
-    pub size: u64,
-    pub modified: Option<SystemTime>,
-    /// S3 ETag, or a size-and-mtime fingerprint for local files.
-    pub etag: Option<String>,
-}
 
 /// A set of files that is ingested (and replaced in the store) as one.
 #[derive(Debug, Clone)]
@@ -44,6 +33,9 @@ pub struct Discovery {
     /// Manifests that could not be used: unreadable, or listing files that are absent.
     /// Their exports and periods are skipped; everything else is still planned.
     pub errors: Vec<IngestError>,
+    /// Legacy CUR data-status files (`cost_and_usage_data_status/*.parquet`), with the
+    /// report folder each speaks for.
+    pub status_files: Vec<(String, ObjectInfo)>,
 }
 
 /// A parsed manifest, the object it came from, and whether it is an assembly-folder copy.
@@ -115,6 +107,13 @@ pub fn plan_units(
         });
     }
 
+    for object in listing.iter().filter(|o| o.key.ends_with(".parquet")) {
+        if let Some(pos) = object.key.find(STATUS_FOLDER) {
+            let root = object.key[..pos].trim_end_matches('/').to_owned();
+            discovery.status_files.push((root, object.clone()));
+        }
+    }
+
     for object in listing.iter().filter(|o| is_data_file(&o.key)) {
         if listed.contains_key(&object.key) {
             continue;
@@ -158,9 +157,12 @@ fn loose_export_id(key: &str) -> String {
     format!("file:{stem}")
 }
 
+/// The folder AWS keeps a legacy report's READY/UPDATING flag in (Athena-integrated reports).
+const STATUS_FOLDER: &str = "cost_and_usage_data_status/";
+
 fn is_data_file(key: &str) -> bool {
     let name = file_name(key);
-    if name.starts_with('.') || key.contains("cost_and_usage_data_status") {
+    if name.starts_with('.') || key.contains(STATUS_FOLDER) {
         return false;
     }
     [".csv", ".csv.gz", ".gz", ".parquet"].iter().any(|ext| name.ends_with(ext))
@@ -182,51 +184,10 @@ fn export_root(dir: &str) -> &str {
     }
 }
 
-/// Lists a local directory (or a single file) as a source.
-pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, IngestError> {
-    let info = |path: &Path, key: String| -> Result<ObjectInfo, IngestError> {
-        let meta = std::fs::metadata(path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))?;
-        let modified = meta.modified().ok();
-        let stamp = modified.and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-        Ok(ObjectInfo { key, size: meta.len(), modified, etag: Some(format!("{}-{stamp}", meta.len())) })
-    };
-    let meta = std::fs::metadata(root).map_err(|e| IngestError::new(root, ErrorKind::Io(e)))?;
-    if meta.is_file() {
-        return Ok(vec![info(root, root.file_name().unwrap_or_default().to_string_lossy().into_owned())?]);
-    }
-    let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_owned();
-            IngestError::new(path, ErrorKind::Io(e.into()))
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let relative = entry.path().strip_prefix(root).expect("walk stays under root");
-        let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        out.push(info(entry.path(), key)?);
-    }
-    Ok(out)
-}
-
-/// The folder the keys of a local listing are relative to: the folder itself, or a file's parent.
-pub fn local_base(root: &Path) -> std::path::PathBuf {
-    if root.is_file() { root.parent().unwrap_or(Path::new(".")).to_owned() } else { root.to_owned() }
-}
-
-/// Discovery over a local directory tree laid out as AWS delivers to S3, or one file.
-pub fn discover_local(root: &Path) -> Result<Discovery, IngestError> {
-    let listing = list_local(root)?;
-    let base = local_base(root);
-    plan_units(&base.display().to_string(), &listing, |key| {
-        let path = base.join(key);
-        std::fs::read(&path).map_err(|e| IngestError::new(path, ErrorKind::Io(e)))
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     fn obj(key: &str, age: u64) -> ObjectInfo {

@@ -51,6 +51,8 @@ pub enum ErrorKind {
     Manifest(String),
     #[error("the manifest lists `{key}`, which is not present in {listing}")]
     ListedFileMissing { key: String, listing: String },
+    #[error("cannot fetch: {0}")]
+    Fetch(String),
     #[error("unsupported file: {0}")]
     Unsupported(String),
 }

@@ -14,12 +14,14 @@ pub mod manifest;
 mod plan;
 mod read;
 mod source;
+mod status;
 mod timestamp;
 
 pub use canonical::FileContext;
-pub use discover::{DiscoveredUnit, Discovery, ObjectInfo, discover_local, list_local, local_base, plan_units};
+pub use discover::{DiscoveredUnit, Discovery, ObjectInfo, plan_units};
 pub use error::{ErrorKind, IngestError, Location};
 pub use focus::service_code_for_name;
 pub use format::ExportFormat;
 pub use read::{BATCH_ROWS, Encoding, FileReader, open_csv_stream, open_file};
+pub use status::{DataStatus, parse_data_status};
 pub use timestamp::parse_timestamp_micros;

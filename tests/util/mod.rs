@@ -1,5 +1,9 @@
 //! Helpers for running the binary against temporary stores.
 
+pub mod http;
+pub mod proxy;
+pub mod s3;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
