@@ -1,6 +1,7 @@
 //! End-to-end tests: each runs the `curwatch` binary as a user would.
 
 mod allocation;
+mod anomalies;
 mod api_gateway;
 mod bad_input;
 mod economics;

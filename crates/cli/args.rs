@@ -54,8 +54,94 @@ pub(crate) enum Command {
     Recommend(EconomicsArgs),
     /// Run SQL over the store: tables `line_items` and `api_gateway` (see docs/queries.md).
     Query(QueryArgs),
+    /// Spend anomalies against seasonal baselines, per monitor, with root causes in dollars.
+    ///
+    /// Usage charges only (fees, tax, credits, refunds, discounts and commitments are left
+    /// out and reported apart). A run as of day D sees data through D, whose last day is
+    /// incomplete and not judged. Writes state/anomalies.json when run as of the latest data.
+    Anomalies(AnomaliesArgs),
+    /// Score any regular series (CSV `timestamp,value`) with the same detector.
+    Detect(DetectArgs),
+    /// Backtest the detector and two simple baselines on a labelled synthetic corpus.
+    Eval(EvalArgs),
     /// Generate realistic, seeded billing exports with a truth file of their totals.
     Synth(SynthArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct AnomaliesArgs {
+    /// Judge as a run on this day would (data through it; YYYY-MM-DD). Default: the latest data.
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+
+    /// Only this monitor's anomalies.
+    #[arg(long)]
+    pub monitor: Option<String>,
+
+    /// Monitors file (TOML, `[[monitor]]` tables); the five default monitors otherwise.
+    #[arg(long, env = "CURWATCH_MONITORS")]
+    pub monitors: Option<PathBuf>,
+
+    /// Replay the daily runs from --from to --to and print when each anomaly was first flagged.
+    #[arg(long, requires_all = ["from", "to"])]
+    pub backtest: bool,
+
+    /// First day of the backtest (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+
+    /// Last day of the backtest (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+
+    #[command(flatten)]
+    pub rules: RulesArg,
+
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub(crate) struct DetectArgs {
+    /// CSV with a header and columns `timestamp,value`, at a regular interval.
+    #[arg(long)]
+    pub input: PathBuf,
+
+    /// Where to write `timestamp,value,anomaly_score,label` (`-` for stdout).
+    #[arg(long)]
+    pub output: PathBuf,
+
+    /// Season length in points (7 for daily data with a weekly cycle, 24 for hourly), or `auto`.
+    #[arg(long, default_value = "auto")]
+    pub period: String,
+}
+
+#[derive(Args)]
+pub(crate) struct EvalArgs {
+    /// Corpus seeds, comma-separated: each gives a different corpus.
+    #[arg(long, default_value = "1,2,3", value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+
+    /// Series per seed.
+    #[arg(long, default_value_t = 120)]
+    pub series: usize,
+
+    /// Days per series.
+    #[arg(long, default_value_t = 400)]
+    pub days: usize,
+
+    /// Minimum impact in dollars per day for every method.
+    #[arg(long, default_value_t = 10.0)]
+    pub min_impact: f64,
+
+    /// Minimum impact in percent of expected for every method.
+    #[arg(long, default_value_t = 20.0)]
+    pub min_impact_pct: f64,
+
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    pub format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -267,6 +353,12 @@ pub(crate) struct SynthArgs {
     /// Line items per data file before a new file is started.
     #[arg(long, default_value_t = 1_000_000)]
     pub lines_per_file: u64,
+
+    /// Inject labelled anomalies (retry storm, data-transfer blow-up, WebSocket connection
+    /// leak, new client, gradual drift) and a holiday dip into the API Gateway series, and
+    /// write labels.json. Needs --months 3 or more.
+    #[arg(long)]
+    pub anomalies: bool,
 }
 
 /// A `--by` list.

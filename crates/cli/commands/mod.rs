@@ -1,5 +1,9 @@
+mod anomalies;
+mod detect;
 mod economics;
+mod eval;
 mod ingest;
+mod observations;
 mod query;
 mod reconcile;
 mod report;
@@ -18,6 +22,9 @@ pub(crate) fn dispatch(cli: Cli, log: &Log) -> anyhow::Result<ExitStatus> {
         Command::Query(args) => query::run(&store, &args),
         Command::Units(args) => economics::units(&store, &args, log),
         Command::Recommend(args) => economics::recommend(&store, &args, log),
+        Command::Anomalies(args) => anomalies::run(&store, &args, log),
+        Command::Detect(args) => detect::run(&args, log),
+        Command::Eval(args) => eval::run(&args),
         Command::Synth(args) => synth::run(&args, log),
     }
 }

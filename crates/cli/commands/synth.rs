@@ -14,6 +14,7 @@ pub(crate) fn run(args: &SynthArgs, log: &Log) -> anyhow::Result<ExitStatus> {
         width: args.width,
         lines_per_file: args.lines_per_file,
         layouts: Layout::parse_list(&args.layouts)?,
+        anomalies: args.anomalies,
     };
     let truth = generate(&config, &args.out)?;
     let rows: u64 = truth.totals.iter().map(|t| t.rows).sum();

@@ -114,7 +114,21 @@ pub struct SynthConfig {
     pub width: usize,
     pub lines_per_file: u64,
     pub layouts: Vec<Layout>,
+    /// Inject labelled anomalies and non-anomalies and write `labels.json`.
+    pub anomalies: bool,
 }
+
+/// `labels.json`: what `synth --anomalies` put in the data, for detectors to be judged on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Labels {
+    /// Anomalies (and the holiday dip, labelled `anomaly: false`).
+    pub events: Vec<crate::model::Label>,
+    /// Days with month-level fees, tax, credits and discounts: not anomalies.
+    pub month_start_fee_days: Vec<chrono::NaiveDate>,
+}
+
+/// Days of data `synth --anomalies` needs: history before the first event, and the last one.
+pub const DAYS_FOR_ANOMALIES: u32 = 84;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
@@ -149,7 +163,10 @@ struct Delivery {
 
 /// Writes every configured layout under `out` and returns (and writes) the truth.
 pub fn generate(config: &SynthConfig, out: &Path) -> Result<Truth, SynthError> {
-    let org = Org::new(config.seed, config.lines_per_month, config.hourly);
+    let mut org = Org::new(config.seed, config.lines_per_month, config.hourly);
+    if config.anomalies {
+        write_labels(config, out, &mut org)?;
+    }
     let mut ids = Rng::new(config.seed).fork(0xA55E_4B1E);
     let mut truth = TruthBuilder::default();
     let columns: BTreeMap<Layout, Arc<Vec<Column>>> =
@@ -200,6 +217,26 @@ pub fn generate(config: &SynthConfig, out: &Path) -> Result<Truth, SynthError> {
     std::fs::create_dir_all(out).map_err(SynthError::io(out))?;
     std::fs::write(&path, serde_json::to_vec_pretty(&truth).expect("serialisable")).map_err(SynthError::io(&path))?;
     Ok(truth)
+}
+
+fn write_labels(config: &SynthConfig, out: &Path, org: &mut Org) -> Result<(), SynthError> {
+    let mut days = 0;
+    let mut fee_days = Vec::new();
+    let mut period = config.start;
+    for _ in 0..config.months {
+        days += period.days();
+        fee_days.push(period.first_day());
+        period = period.next();
+    }
+    if days < DAYS_FOR_ANOMALIES {
+        return Err(SynthError::Other(format!(
+            "--anomalies needs at least {DAYS_FOR_ANOMALIES} days of data (history before the events); ask for --months 3 or more"
+        )));
+    }
+    let labels = Labels { events: org.schedule_events(config.start.first_day()), month_start_fee_days: fee_days };
+    std::fs::create_dir_all(out).map_err(SynthError::io(out))?;
+    let path = out.join("labels.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&labels).expect("serialisable")).map_err(SynthError::io(&path))
 }
 
 fn uuid(rng: &mut Rng) -> String {

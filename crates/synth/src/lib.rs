@@ -7,11 +7,14 @@
 //! written. Lines stream to the writers, so it scales to tens of millions of rows.
 
 mod columns;
+pub mod corpus;
+pub mod events;
 mod layout;
 mod model;
 mod rng;
 mod sink;
 mod truth;
 
-pub use layout::{Layout, SynthConfig, SynthError, generate};
+pub use layout::{DAYS_FOR_ANOMALIES, Labels, Layout, SynthConfig, SynthError, generate};
+pub use model::Label;
 pub use truth::{Truth, TruthRow};

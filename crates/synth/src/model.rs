@@ -3,6 +3,7 @@
 use chrono::{Datelike, NaiveDate};
 use curwatch_schema::{BillingPeriod, Money};
 
+use crate::events::{Event, EventKind};
 use crate::rng::Rng;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -105,6 +106,8 @@ pub(crate) struct Org {
     pub payer: Account,
     pub accounts: Vec<Account>,
     series: Vec<Series>,
+    /// Labelled events shaping some series' daily volumes (`synth --anomalies`).
+    events: Vec<Injected>,
     sp_arn: String,
     /// Share of usage the enterprise discount takes back.
     edp: (i128, i128),
@@ -136,7 +139,81 @@ impl Org {
             series.push(other_series(&mut rng, i, accounts.len()));
         }
         let sp_arn = format!("arn:aws:savingsplans::{}:savingsplan/{}", payer.id, rng.id(8));
-        Org { payer, accounts, series, sp_arn, edp: (3, 100), tax_percent: 8 }
+        Org { payer, accounts, series, sp_arn, edp: (3, 100), tax_percent: 8, events: Vec::new() }
+    }
+
+    /// Schedules the labelled events of `synth --anomalies` from the first day of data and
+    /// returns their labels: one of each anomaly kind on the first APIs' main stages, and a
+    /// holiday dip across every service.
+    pub(crate) fn schedule_events(&mut self, first_day: NaiveDate) -> Vec<Label> {
+        // Production-sized APIs (tens to hundreds of dollars a day), so the default
+        // monitor thresholds apply as they would on a real bill.
+        for s in self.series.iter_mut().filter(|s| s.service.code == API_GATEWAY.code) {
+            s.daily_amount *= 20.0;
+        }
+        let apis = self.api_stages();
+        let day = |offset: u64| first_day + chrono::Days::new(offset);
+        let mut plan = vec![
+            (0, Affects::Requests, Event { kind: EventKind::RetryStorm, start: day(40), days: 2, magnitude: 4.0 }),
+            (
+                1,
+                Affects::Transfer,
+                Event { kind: EventKind::DataTransferBlowup, start: day(50), days: 5, magnitude: 8.0 },
+            ),
+            (
+                2,
+                Affects::Minutes,
+                Event { kind: EventKind::WebsocketConnectionLeak, start: day(56), days: 7, magnitude: 4.0 },
+            ),
+            (3, Affects::All, Event { kind: EventKind::NewClient, start: day(63), days: 7, magnitude: 1.8 }),
+            (0, Affects::All, Event { kind: EventKind::GradualDrift, start: day(70), days: 14, magnitude: 2.2 }),
+        ];
+        plan.retain(|(api, _, _)| *api < apis.len());
+        let mut labels = Vec::new();
+        for (api, affects, event) in plan {
+            let (api_id, stage) = apis[api].clone();
+            let usage_types = self
+                .series
+                .iter()
+                .filter(|s| {
+                    s.resource_id.ends_with(&format!("/{api_id}/stages/{stage}")) && affects.covers(&s.usage_type)
+                })
+                .map(|s| s.usage_type.clone())
+                .collect();
+            labels.push(Label::of(&event, Some(api_id.clone()), Some(stage.clone()), usage_types));
+            self.events.push(Injected { target: Some((api_id, stage)), affects, event });
+        }
+        let holiday = Event { kind: EventKind::HolidayDip, start: day(45), days: 1, magnitude: 0.4 };
+        labels.push(Label::of(&holiday, None, None, Vec::new()));
+        self.events.push(Injected { target: None, affects: Affects::All, event: holiday });
+        labels
+    }
+
+    /// (API id, main stage) of each API, in the order they were made.
+    fn api_stages(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for s in self.series.iter().filter(|s| s.service.code == API_GATEWAY.code) {
+            let Some((path, stage)) = s.resource_id.split_once("/stages/") else { continue };
+            let id = path.rsplit('/').next().unwrap_or_default().to_owned();
+            if !out.iter().any(|(known, _)| *known == id) {
+                out.push((id, stage.to_owned()));
+            }
+        }
+        out
+    }
+
+    /// The product of the events' multipliers on one series on one day.
+    fn event_factor(&self, series: &Series, day: NaiveDate) -> f64 {
+        self.events
+            .iter()
+            .filter(|e| {
+                e.affects.covers(&series.usage_type)
+                    && e.target
+                        .as_ref()
+                        .is_none_or(|(api, stage)| series.resource_id.ends_with(&format!("/{api}/stages/{stage}")))
+            })
+            .map(|e| e.event.factor(day))
+            .product()
     }
 
     /// Emits one month's lines: per day (and hour) per series, then month-level charges.
@@ -165,7 +242,7 @@ impl Org {
                 let mut rng = rng_root.fork(((index as u64) << 8) | u64::from(day_offset));
                 let trend = (1.0 + s.growth).powf(f64::from(month_index) + f64::from(day_offset) / 30.0);
                 let season = if weekend { s.weekend_factor } else { 1.0 };
-                let daily = s.daily_amount * trend * season * rng.range(0.9, 1.1);
+                let daily = s.daily_amount * trend * season * rng.range(0.9, 1.1) * self.event_factor(s, day);
                 let slots: &[(i64, f64)] = if hourly { &HOURLY_PROFILE } else { &[(0, 1.0)] };
                 for &(hour, share) in slots {
                     let mut amount = daily * share;
@@ -559,5 +636,62 @@ fn other_series(rng: &mut Rng, index: usize, accounts: usize) -> Series {
         growth: rng.range(0.0, 0.03),
         tags,
         savings_plan: service == EC2 && index % 2 == 0,
+    }
+}
+
+/// Which of an API's usage an event acts on.
+#[derive(Debug, Clone, Copy)]
+enum Affects {
+    All,
+    Requests,
+    Transfer,
+    Minutes,
+}
+
+impl Affects {
+    fn covers(self, usage_type: &str) -> bool {
+        match self {
+            Affects::All => true,
+            Affects::Requests => usage_type.contains("Request"),
+            Affects::Transfer => usage_type.contains("DataTransfer"),
+            Affects::Minutes => usage_type.contains("ApiGatewayMinute"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Injected {
+    /// An API and stage, or every series when absent.
+    target: Option<(String, String)>,
+    affects: Affects,
+    event: Event,
+}
+
+/// One entry of `labels.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Label {
+    pub kind: EventKind,
+    pub anomaly: bool,
+    /// The API and stage it happens on; absent when it touches every service.
+    pub api_id: Option<String>,
+    pub stage: Option<String>,
+    pub usage_types: Vec<String>,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub magnitude: f64,
+}
+
+impl Label {
+    fn of(event: &Event, api_id: Option<String>, stage: Option<String>, usage_types: Vec<String>) -> Label {
+        Label {
+            kind: event.kind,
+            anomaly: event.kind.is_anomaly(),
+            api_id,
+            stage,
+            usage_types,
+            start: event.start,
+            end: event.end(),
+            magnitude: event.magnitude,
+        }
     }
 }

@@ -1,0 +1,112 @@
+//! From billing observations to one daily series per monitor and value.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+
+use crate::monitor::{FIELDS, Monitor};
+
+/// Daily cost of one combination of fields and charge class, as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub day: NaiveDate,
+    /// Values of [`FIELDS`], in that order.
+    pub fields: [Option<String>; FIELDS.len()],
+    /// `usage` feeds detection; fees, tax, credits, refunds, discounts and commitments do not.
+    pub charge_class: String,
+    pub cost: f64,
+}
+
+impl Observation {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        FIELDS.iter().position(|f| *f == name).and_then(|i| self.fields[i].as_deref())
+    }
+
+    fn root_cause_value(&self, dimension: &str) -> Option<String> {
+        match dimension {
+            "api_stage" => self.field("api_id").map(|api| format!("{api}/{}", self.field("stage").unwrap_or("(none)"))),
+            other => self.field(other).map(str::to_owned),
+        }
+    }
+}
+
+/// One watched series: a monitor and one value of its dimensions.
+#[derive(Debug, Clone)]
+pub struct MonitorSeries {
+    pub monitor: usize,
+    pub dimensions: Vec<(String, String)>,
+    /// Usage cost per day from the set's first day.
+    pub values: Vec<f64>,
+    /// Per root-cause dimension and value, usage cost per day.
+    pub contributors: BTreeMap<(String, String), Vec<f64>>,
+    /// Cost left out of detection, per charge class, over the whole range.
+    pub excluded: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SeriesSet {
+    pub first_day: Option<NaiveDate>,
+    pub days: usize,
+    pub series: Vec<MonitorSeries>,
+}
+
+impl SeriesSet {
+    pub fn day(&self, index: usize) -> NaiveDate {
+        self.first_day.expect("a non-empty set") + chrono::Days::new(index as u64)
+    }
+}
+
+const NONE: &str = "(none)";
+
+/// Builds every monitor's series over `first_day..=last_day`. Observations outside the
+/// range are ignored.
+pub fn build(
+    observations: &[Observation],
+    monitors: &[Monitor],
+    first_day: NaiveDate,
+    last_day: NaiveDate,
+) -> SeriesSet {
+    let days = (last_day - first_day).num_days().max(-1) as usize + 1;
+    let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+    let mut set = SeriesSet { first_day: Some(first_day), days, series: Vec::new() };
+    for o in observations {
+        if o.day < first_day || o.day > last_day {
+            continue;
+        }
+        let day = (o.day - first_day).num_days() as usize;
+        for (m, monitor) in monitors.iter().enumerate() {
+            if !monitor.watches(o.field("service")) {
+                continue;
+            }
+            let values: Vec<String> =
+                monitor.dimensions.iter().map(|d| o.field(d).unwrap_or(NONE).to_owned()).collect();
+            let slot = *index.entry((m, values.clone())).or_insert_with(|| {
+                set.series.push(MonitorSeries {
+                    monitor: m,
+                    dimensions: monitor.dimensions.iter().cloned().zip(values).collect(),
+                    values: vec![0.0; days],
+                    contributors: BTreeMap::new(),
+                    excluded: BTreeMap::new(),
+                });
+                set.series.len() - 1
+            });
+            let series = &mut set.series[slot];
+            if o.charge_class != "usage" {
+                *series.excluded.entry(o.charge_class.clone()).or_default() += o.cost;
+                continue;
+            }
+            series.values[day] += o.cost;
+            for dimension in crate::monitor::ROOT_CAUSE_FIELDS {
+                if monitor.dimensions.iter().any(|d| d == dimension) {
+                    continue;
+                }
+                if let Some(value) = o.root_cause_value(dimension) {
+                    series.contributors.entry((dimension.to_owned(), value)).or_insert_with(|| vec![0.0; days])[day] +=
+                        o.cost;
+                }
+            }
+        }
+    }
+    set.series.sort_by(|a, b| (a.monitor, &a.dimensions).cmp(&(b.monitor, &b.dimensions)));
+    set
+}

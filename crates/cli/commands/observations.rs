@@ -1,0 +1,88 @@
+//! Daily billing observations for anomaly detection, from the store's reports: API Gateway
+//! through allocation (API, stage, component, team), every other service as stored.
+
+use chrono::NaiveDate;
+use curwatch_allocate::Rules;
+use curwatch_anomaly::Observation;
+use curwatch_anomaly::monitor::FIELDS;
+use curwatch_report::{Dimension, ReportRequest, run_report};
+use curwatch_store::Store;
+
+const API_GATEWAY: &str = "AmazonApiGateway";
+
+/// Every day's cost per combination of the fields monitors and root causes use.
+pub(crate) fn load(store: &Store, rules: &Rules) -> anyhow::Result<Vec<Observation>> {
+    let mut out = Vec::new();
+    let plain = [
+        Dimension::Day,
+        Dimension::ChargeClass,
+        Dimension::Account,
+        Dimension::Region,
+        Dimension::Service,
+        Dimension::UsageType,
+        Dimension::Operation,
+    ];
+    let report = run_report(store, &ReportRequest { dimensions: plain.to_vec(), ..Default::default() })?;
+    let mut has_gateway = false;
+    for row in report.rows {
+        // API Gateway comes from the allocation below, with its API, stage and team.
+        if row.keys[4].as_deref() == Some(API_GATEWAY) {
+            has_gateway = true;
+            continue;
+        }
+        let mut fields: [Option<String>; FIELDS.len()] = Default::default();
+        for (name, value) in ["account", "region", "service", "usage_type", "operation"].iter().zip(&row.keys[2..]) {
+            fields[position(name)] = value.clone();
+        }
+        out.push(observation(&row.keys, fields, row.cost)?);
+    }
+    if has_gateway {
+        let allocated = [
+            Dimension::Day,
+            Dimension::ChargeClass,
+            Dimension::Account,
+            Dimension::Region,
+            Dimension::UsageType,
+            Dimension::ApiId,
+            Dimension::Stage,
+            Dimension::ApiType,
+            Dimension::Component,
+            Dimension::Team,
+        ];
+        let request = ReportRequest {
+            dimensions: allocated.to_vec(),
+            service: Some(API_GATEWAY.to_owned()),
+            rules: rules.clone(),
+            ..Default::default()
+        };
+        for row in run_report(store, &request)?.rows {
+            let mut fields: [Option<String>; FIELDS.len()] = Default::default();
+            fields[position("service")] = Some(API_GATEWAY.to_owned());
+            let names = ["account", "region", "usage_type", "api_id", "stage", "api_type", "component", "team"];
+            for (name, value) in names.iter().zip(&row.keys[2..]) {
+                fields[position(name)] = value.clone();
+            }
+            out.push(observation(&row.keys, fields, row.cost)?);
+        }
+    }
+    Ok(out)
+}
+
+fn position(name: &str) -> usize {
+    FIELDS.iter().position(|f| *f == name).expect("a known field")
+}
+
+fn observation(
+    keys: &[Option<String>],
+    fields: [Option<String>; FIELDS.len()],
+    cost: curwatch_schema::Money,
+) -> anyhow::Result<Observation> {
+    let day = keys[0].as_deref().unwrap_or_default();
+    let day: NaiveDate = day.parse().map_err(|_| anyhow::anyhow!("the store has a line with usage day `{day}`"))?;
+    Ok(Observation {
+        day,
+        fields,
+        charge_class: keys[1].clone().unwrap_or_else(|| "other".into()),
+        cost: cost.to_f64(),
+    })
+}
