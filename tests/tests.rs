@@ -8,5 +8,6 @@ mod economics;
 mod ingest;
 mod query;
 mod report;
+mod run;
 mod s3;
 mod util;

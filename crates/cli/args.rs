@@ -13,7 +13,8 @@ use curwatch_schema::BillingPeriod;
     version,
     about = "Turn AWS Cost and Usage Reports into answers: where API Gateway spend goes and what changed.",
     long_about = None,
-    after_help = "Exit codes: 0 success, 1 failure (bad input, partial ingest, unreadable store), 2 usage error.\n\
+    after_help = "Exit codes: 0 success, 1 failure (bad input, partial ingest, unreadable store, undelivered alerts), \
+                  2 usage error or bad configuration, 3 another run holds the lock.\n\
                   Docs: docs/user-guide.md"
 )]
 pub(crate) struct Cli {
@@ -66,6 +67,40 @@ pub(crate) enum Command {
     Eval(EvalArgs),
     /// Generate realistic, seeded billing exports with a truth file of their totals.
     Synth(SynthArgs),
+    /// The scheduled job: sync sources, detect anomalies, alert Slack once per anomaly,
+    /// write per-team reports. Safe to run every few hours; a second run does nothing new.
+    ///
+    /// Exit codes: 0 done (anomalies found is not a failure), 1 something failed (a source,
+    /// a period, Slack delivery — pending alerts go out next run), 2 bad configuration,
+    /// 3 another run holds the lock.
+    Run(RunArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The job's configuration (TOML; see docs/operations.md).
+    #[arg(long, env = "CURWATCH_CONFIG")]
+    pub config: PathBuf,
+
+    /// Print the Slack payloads instead of sending them; the outbox is left as it was.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// `text` or `json` (one object per line: run id, phase, counts, durations). Overrides [run] log_format.
+    #[arg(long)]
+    pub log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Validate a configuration file (with CURWATCH_* overrides applied) and say what it will do.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]

@@ -6,6 +6,10 @@ pub(crate) enum ExitStatus {
     Success,
     /// Something failed: bad input, an unreadable store, a partial ingest.
     Failure,
+    /// The configuration file is missing, malformed or invalid (`run`, `config check`).
+    BadConfig,
+    /// Another run holds the store's lock and did not finish in time.
+    Busy,
 }
 
 impl ExitStatus {
@@ -13,6 +17,8 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
+            ExitStatus::BadConfig => 2,
+            ExitStatus::Busy => 3,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod http;
 pub mod proxy;
 pub mod s3;
+pub mod slack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ mod observations;
 mod query;
 mod reconcile;
 mod report;
+mod run;
 mod synth;
 
 use crate::args::{Cli, Command};
@@ -26,6 +27,8 @@ pub(crate) fn dispatch(cli: Cli, log: &Log) -> anyhow::Result<ExitStatus> {
         Command::Detect(args) => detect::run(&args, log),
         Command::Eval(args) => eval::run(&args),
         Command::Synth(args) => synth::run(&args, log),
+        Command::Run(args) => run::run(&args, log),
+        Command::Config(crate::args::ConfigCommand::Check { file }) => run::check(&file, log),
     }
 }
 

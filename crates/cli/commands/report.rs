@@ -107,7 +107,21 @@ fn file_stem(team: &str) -> String {
 fn per_team(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result<ExitStatus> {
     let out = args.out.as_ref().expect("clap requires --out with --per-team");
     let month = super::month_or_latest(store, args.month)?;
-    let teams = curwatch_report::showback(store, month, &super::load_rules(&args.rules)?)?;
+    let teams = write_showback(store, month, &super::load_rules(&args.rules)?, out)?;
+    log.info(&format!("wrote showback for {teams} team(s), {month}, to {}", out.display()));
+    print_stdout(&format!("{}\n", out.join("README.md").display()))?;
+    Ok(ExitStatus::Success)
+}
+
+/// Writes one Markdown and one CSV showback per team for `month` into `out`, with an index
+/// (`README.md`); returns the number of teams.
+pub(crate) fn write_showback(
+    store: &Store,
+    month: curwatch_schema::BillingPeriod,
+    rules: &curwatch_allocate::Rules,
+    out: &std::path::Path,
+) -> anyhow::Result<usize> {
+    let teams = curwatch_report::showback(store, month, rules)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut index = format!(
         "# API Gateway showback, {month}\n\n| team | cost | previous | shared share | files |\n| --- | ---: | ---: | ---: | --- |\n"
@@ -127,7 +141,5 @@ fn per_team(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result<ExitS
         ));
     }
     std::fs::write(out.join("README.md"), index).with_context(|| format!("writing {}", out.display()))?;
-    log.info(&format!("wrote showback for {} team(s), {month}, to {}", teams.len(), out.display()));
-    print_stdout(&format!("{}\n", out.join("README.md").display()))?;
-    Ok(ExitStatus::Success)
+    Ok(teams.len())
 }

@@ -526,7 +526,7 @@ fn add_api(series: &mut Vec<Series>, rng: &mut Rng, index: usize, accounts: usiz
                     true,
                 );
                 add(transfer_type, "ApiGatewayRequest", "GB", 0.09, base_requests * 4e-6, false);
-                if index % 8 == 0 {
+                if index.is_multiple_of(8) {
                     add(format!("{prefix}-ApiGatewayCacheUsage:1.6GB"), "CacheUsage", "Hrs", 0.038, 24.0, false);
                 }
             }
@@ -568,7 +568,7 @@ fn other_series(rng: &mut Rng, index: usize, accounts: usize) -> Series {
     let account = rng.below(accounts as u64) as usize;
     let p = region.billing_code;
     let tags: Vec<(&'static str, String)> =
-        if index % 3 == 0 { vec![("user:team", TEAMS[index % TEAMS.len()].to_owned())] } else { Vec::new() };
+        if index.is_multiple_of(3) { vec![("user:team", TEAMS[index % TEAMS.len()].to_owned())] } else { Vec::new() };
     let (service, usage_type, operation, unit, rate, amount, integral, resource_id) = match index % 5 {
         0 => (
             EC2,
@@ -635,7 +635,7 @@ fn other_series(rng: &mut Rng, index: usize, accounts: usize) -> Series {
         weekend_factor: if service == EC2 { 1.0 } else { 0.8 },
         growth: rng.range(0.0, 0.03),
         tags,
-        savings_plan: service == EC2 && index % 2 == 0,
+        savings_plan: service == EC2 && index.is_multiple_of(2),
     }
 }
 

@@ -1,0 +1,261 @@
+//! The outbox: every notice is written to `state/outbox.json` before it is sent and marked
+//! sent only after Slack accepted it, so a run that cannot reach Slack leaves it pending for
+//! the next, and a notice is never queued twice.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use curwatch_anomaly::{Anomaly, Status};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeKind {
+    /// First announcement of an anomaly.
+    New,
+    /// An ongoing anomaly whose impact grew past the configured factor.
+    Grown,
+    /// An announced anomaly that ended.
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryStatus {
+    Pending,
+    Sent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// `<anomaly id>:<kind>[:<n>]@<route>`: what makes a notice unique.
+    pub key: String,
+    pub anomaly_id: String,
+    pub kind: NoticeKind,
+    /// `default` or `team:<name>`: which webhook, by name (never the URL).
+    pub route: String,
+    pub team: Option<String>,
+    /// The anomaly as it was when the notice was queued.
+    pub anomaly: Anomaly,
+    pub status: EntryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub queued_at: String,
+    pub sent_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outbox {
+    pub version: u32,
+    pub entries: Vec<Entry>,
+}
+
+/// When to announce.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// Announce an ongoing anomaly again when its impact reaches this multiple of the
+    /// impact last announced.
+    pub growth_factor: f64,
+    /// Never announce anomalies that ended more than this many days before the run's day
+    /// (the first run over a year of history is not a year of alerts).
+    pub max_age_days: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { growth_factor: 1.5, max_age_days: 7 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct OutboxError {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+impl Outbox {
+    pub fn path(store_root: &Path) -> PathBuf {
+        store_root.join("state").join("outbox.json")
+    }
+
+    pub fn load(store_root: &Path) -> Result<Outbox, OutboxError> {
+        let path = Outbox::path(store_root);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| OutboxError { path, problem: format!("not a curwatch outbox: {e}") }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Outbox { version: 1, entries: Vec::new() }),
+            Err(e) => Err(OutboxError { path, problem: e.to_string() }),
+        }
+    }
+
+    /// Writes atomically: a temporary file renamed over the old one.
+    pub fn save(&self, store_root: &Path) -> Result<(), OutboxError> {
+        let path = Outbox::path(store_root);
+        let fail = |e: std::io::Error| OutboxError { path: path.clone(), problem: e.to_string() };
+        let dir = path.parent().expect("state folder");
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let temp = dir.join(".outbox.json.tmp");
+        std::fs::write(&temp, serde_json::to_vec_pretty(self).expect("serialisable")).map_err(fail)?;
+        std::fs::rename(&temp, &path).map_err(fail)
+    }
+
+    pub fn pending(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.status == EntryStatus::Pending)
+    }
+
+    /// Queues what `anomalies` call for on `routes` (a route per team that has one, and
+    /// `default`); returns how many notices were added.
+    pub fn enqueue(
+        &mut self,
+        anomalies: &[Anomaly],
+        as_of: NaiveDate,
+        policy: &Policy,
+        routes: &dyn Fn(Option<&str>) -> Vec<String>,
+        now: &str,
+    ) -> usize {
+        let before = self.entries.len();
+        for anomaly in anomalies {
+            let team = anomaly.dimensions.iter().find(|(k, _)| k == "team").map(|(_, v)| v.clone());
+            for route in routes(team.as_deref()) {
+                let mine: Vec<&Entry> =
+                    self.entries.iter().filter(|e| e.anomaly_id == anomaly.id && e.route == route).collect();
+                let announced = mine.iter().rfind(|e| e.kind != NoticeKind::Resolved).map(|e| e.anomaly.impact);
+                // An anomaly first announced when already over needs no separate "resolved".
+                let resolved_noted =
+                    mine.iter().any(|e| e.kind == NoticeKind::Resolved || e.anomaly.status == Status::Resolved);
+                let grown_count = mine.iter().filter(|e| e.kind == NoticeKind::Grown).count();
+                let recent = (as_of - anomaly.end).num_days() <= i64::from(policy.max_age_days);
+                let kind = match announced {
+                    None if recent => Some((NoticeKind::New, format!("{}:new", anomaly.id))),
+                    None => None,
+                    Some(_) if anomaly.status == Status::Resolved && !resolved_noted => {
+                        Some((NoticeKind::Resolved, format!("{}:resolved", anomaly.id)))
+                    }
+                    Some(last)
+                        if anomaly.status != Status::Resolved && anomaly.impact >= policy.growth_factor * last =>
+                    {
+                        Some((NoticeKind::Grown, format!("{}:grown:{}", anomaly.id, grown_count + 1)))
+                    }
+                    Some(_) => None,
+                };
+                if let Some((kind, key)) = kind {
+                    self.entries.push(Entry {
+                        key: format!("{key}@{route}"),
+                        anomaly_id: anomaly.id.clone(),
+                        kind,
+                        route: route.clone(),
+                        team: team.clone(),
+                        anomaly: anomaly.clone(),
+                        status: EntryStatus::Pending,
+                        attempts: 0,
+                        last_error: None,
+                        queued_at: now.to_owned(),
+                        sent_at: None,
+                    });
+                }
+            }
+        }
+        self.entries.len() - before
+    }
+
+    pub fn mark_sent(&mut self, keys: &[String], now: &str) {
+        for entry in self.entries.iter_mut().filter(|e| keys.contains(&e.key)) {
+            entry.status = EntryStatus::Sent;
+            entry.attempts += 1;
+            entry.last_error = None;
+            entry.sent_at = Some(now.to_owned());
+        }
+    }
+
+    pub fn mark_failed(&mut self, keys: &[String], error: &str) {
+        for entry in self.entries.iter_mut().filter(|e| keys.contains(&e.key)) {
+            entry.attempts += 1;
+            entry.last_error = Some(error.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn anomaly(id: &str, impact: f64, api: String) -> Anomaly {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        Anomaly {
+            id: id.into(),
+            monitor: "api-gateway-by-api-stage".into(),
+            dimensions: vec![("api_id".into(), api), ("team".into(), "payments".into())],
+            start: day,
+            end: day,
+            peak: day,
+            peak_impact: impact,
+            expected: 100.0,
+            actual: 100.0 + impact,
+            impact,
+            impact_pct: Some(impact),
+            severity: 0.9,
+            signals: vec![curwatch_anomaly::Signal::Spike],
+            status: Status::Open,
+            root_causes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn entry(anomaly: &Anomaly) -> Entry {
+        let mut outbox = Outbox::default();
+        outbox.enqueue(
+            std::slice::from_ref(anomaly),
+            anomaly.end,
+            &Policy::default(),
+            &|_| vec!["default".into()],
+            "t",
+        );
+        outbox.entries.remove(0)
+    }
+
+    #[test]
+    fn announces_once_again_when_grown_and_when_resolved() {
+        let routes = |team: Option<&str>| {
+            let mut r = vec!["default".to_owned()];
+            r.extend(team.map(|t| format!("team:{t}")));
+            r
+        };
+        let policy = Policy { growth_factor: 1.5, max_age_days: 7 };
+        let mut a = anomaly("an-1", 100.0, "a1".into());
+        let day = a.end;
+        let mut outbox = Outbox::default();
+        assert_eq!(outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"), 2, "default and the team's route");
+        assert_eq!(outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"), 0, "never twice");
+        a.status = Status::Ongoing;
+        a.impact = 140.0;
+        assert_eq!(outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"), 0, "grew, but not past 1.5 ×");
+        a.impact = 151.0;
+        assert_eq!(outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"), 2);
+        assert!(outbox.entries.iter().any(|e| e.key == "an-1:grown:1@default"));
+        a.impact = 200.0;
+        assert_eq!(
+            outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"),
+            0,
+            "measured against the last announcement"
+        );
+        a.status = Status::Resolved;
+        assert_eq!(outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"), 2);
+        assert_eq!(outbox.enqueue(&[a.clone()], day, &policy, &routes, "t"), 0);
+
+        let old = anomaly("an-old", 500.0, "a2".into());
+        let later = old.end + chrono::Days::new(8);
+        assert_eq!(outbox.enqueue(&[old], later, &policy, &routes, "t"), 0, "too old to announce");
+        let mut gone = anomaly("an-2", 50.0, "a3".into());
+        gone.status = Status::Resolved;
+        assert_eq!(outbox.enqueue(&[gone.clone()], day, &policy, &routes, "t"), 2);
+        assert_eq!(
+            outbox.enqueue(&[gone], day, &policy, &routes, "t"),
+            0,
+            "announced as over already: no separate resolved"
+        );
+
+        let keys: Vec<String> = outbox.pending().map(|e| e.key.clone()).collect();
+        outbox.mark_sent(&keys[..1], "t2");
+        assert_eq!(outbox.pending().count(), keys.len() - 1);
+    }
+}
