@@ -102,6 +102,7 @@ pub fn money(value: &serde_json::Value) -> Money {
 }
 
 /// Every file under `dir` with its bytes: two snapshots are equal iff nothing changed.
+/// The store's empty `.lock` file (an OS lock, not data) is left out.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     if !dir.exists() {
@@ -111,6 +112,9 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     while let Some(current) = stack.pop() {
         for entry in std::fs::read_dir(&current).expect("readable") {
             let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == ".lock") {
+                continue;
+            }
             if path.is_dir() {
                 out.insert(path.strip_prefix(dir).unwrap().join(""), Vec::new());
                 stack.push(path);

@@ -15,6 +15,21 @@ use crate::progress::Bar;
 
 pub(crate) fn run(store: &Store, args: &IngestArgs, log: &Log) -> anyhow::Result<ExitStatus> {
     let options = SyncOptions { full: args.full };
+    // A scheduled run may be writing the same store: wait for it rather than interleave.
+    // (A store that does not exist yet has no run writing it, and a failed first ingest
+    // must not leave an empty one behind.)
+    let _lock = if store.root().exists() {
+        match crate::lock::lock_store(store.root(), std::time::Duration::from_secs(60)) {
+            Ok(lock) => Some(lock),
+            Err(crate::lock::LockError::Busy(path)) => anyhow::bail!(
+                "another curwatch run holds {} and did not finish within 60 s; nothing was ingested",
+                path.display()
+            ),
+            Err(crate::lock::LockError::Io(error)) => return Err(error),
+        }
+    } else {
+        None
+    };
     let mut reports = Vec::new();
     let mut source_failures = 0;
     for location in &args.sources {

@@ -1,8 +1,7 @@
 //! `curwatch run`: the scheduled job — sync, detect, alert, report — and `config check`.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 use crate::args::RunArgs;
 use crate::config::{Config, webhook_url};
 use crate::exit::ExitStatus;
+use crate::lock::{LockError, lock_store};
 use crate::log::{Log, print_stdout};
 
 fn env(name: &str) -> Option<String> {
@@ -419,36 +419,6 @@ fn fnv(parts: &[&[u8]]) -> u64 {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-enum LockError {
-    Busy(PathBuf),
-    Io(anyhow::Error),
-}
-
-/// Takes `<store>/.lock`, waiting up to `wait` for another run to finish. Released when
-/// the file is dropped, or by the OS if the process dies.
-fn lock_store(root: &Path, wait: Duration) -> Result<File, LockError> {
-    let path = root.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| LockError::Io(anyhow::anyhow!("cannot open the lock file {}: {e}", path.display())))?;
-    let deadline = Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Busy(path)),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(LockError::Io(anyhow::anyhow!("cannot lock {}: {e}", path.display())));
-            }
-        }
-    }
 }
 
 /// The run's log: human lines, or one JSON object per line, on stderr.
