@@ -244,3 +244,36 @@ fn eval_beats_both_baselines_on_the_targets() {
         assert!(ours["f1"].as_f64() > row(baseline)["f1"].as_f64(), "{ours} vs {}", row(baseline));
     }
 }
+
+#[test]
+fn hourly_exports_are_judged_hour_by_hour() {
+    let env = Env::new();
+    let out = env.synth(
+        "hourly",
+        &["--anomalies", "--hourly", "--months", "3", "--layouts", "legacy-parquet", "--lines", "9000", "--seed", "11"],
+    );
+    env.ingest(&out);
+    let labels: Labels = serde_json::from_slice(&std::fs::read(out.join("labels.json")).unwrap()).unwrap();
+    let found = anomalies(&env, &["--hourly", "--monitor", "api-gateway-by-api-stage"]);
+    for event in labels.events.iter().filter(|e| e.anomaly) {
+        let hit = found.iter().find(|a| {
+            dimension(a, "api_id") == event.api_id.as_deref()
+                && day(&a["start"]) >= event.start
+                && day(&a["start"]) <= event.end + chrono::Days::new(3)
+        });
+        let hit = hit.unwrap_or_else(|| panic!("{:?} from {} not found: {found:#?}", event.kind, event.start));
+        let hour = hit["start_hour"].as_str().expect("hourly anomalies say the hour");
+        assert!(hour.starts_with(&hit["start"].as_str().unwrap().to_string()) && hour.ends_with(":00"), "{hit:#}");
+    }
+    for anomaly in &found {
+        let start = day(&anomaly["start"]);
+        let explained = labels
+            .events
+            .iter()
+            .filter(|e| e.anomaly)
+            .any(|e| day(&anomaly["end"]) >= e.start && start <= e.end + chrono::Days::new(7));
+        assert!(explained, "unexplained hourly anomaly: {anomaly:#}");
+    }
+    let out = env.run(&["anomalies", "--hourly", "--monitor", "api-gateway-by-team"]);
+    assert_eq!(out.status.code(), Some(1), "team monitors are daily: {}", describe(&out));
+}

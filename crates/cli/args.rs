@@ -117,6 +117,11 @@ pub(crate) struct AnomaliesArgs {
     #[arg(long, env = "CURWATCH_MONITORS")]
     pub monitors: Option<PathBuf>,
 
+    /// Hourly series (for hourly exports): a weekly season of 168 hours, dollar thresholds per
+    /// hour (the daily ones ÷ 24). Team monitors are daily only and are skipped.
+    #[arg(long)]
+    pub hourly: bool,
+
     /// Replay the daily runs from --from to --to and print when each anomaly was first flagged.
     #[arg(long, requires_all = ["from", "to"])]
     pub backtest: bool,

@@ -198,6 +198,8 @@ pub(crate) mod tests {
             signals: vec![curwatch_anomaly::Signal::Spike],
             status: Status::Open,
             root_causes: Vec::new(),
+            start_hour: None,
+            end_hour: None,
         }
     }
 

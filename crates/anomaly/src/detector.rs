@@ -129,7 +129,9 @@ pub fn score(values: &[f64], phase0: usize, params: &Params) -> Vec<Verdict> {
         let active = first_active.map_or(0, |first| t.saturating_sub(first));
         let verdict = if active < params.min_history {
             scan.reset();
-            cold_start(&values[..t], actual, first_active.is_some_and(|f| f > 0 && f <= t), params, &normal)
+            // New spend means a season of silence first: a quiet night is not an absence.
+            let appeared = first_active.is_some_and(|f| f >= period && f <= t);
+            cold_start(&values[..t], actual, appeared, params, &normal)
         } else {
             let start = t - active.min(params.history);
             scan.judge(values, &ratios, start, t, phase0, params, &normal)
@@ -355,12 +357,16 @@ fn deseasonalise_into(out: &mut Vec<f64>, values: &[f64], factors: &[f64], mut p
 fn cold_start(history: &[f64], actual: f64, appeared: bool, params: &Params, normal: &Normal) -> Verdict {
     let active: Vec<f64> = history.iter().copied().skip_while(|v| *v == 0.0).collect();
     let expected = if active.is_empty() { 0.0 } else { median(&mut active.clone()) };
+    // Judge against the highest point of the last season, so a busy hour of the day or a
+    // busy weekday is not news; wait for a seventh of a season (three days, or a day of hours).
+    let needed = (params.period / 7).max(3);
+    let recent_high = active[active.len().saturating_sub(params.level_window)..].iter().copied().fold(0.0, f64::max);
     let candidate = if active.is_empty() {
         appeared && actual > 0.0
     } else {
-        active.len() >= 3 && actual > expected * params.cold_ratio && actual > 0.0
+        active.len() >= needed && actual > recent_high * params.cold_ratio && actual > 0.0
     };
-    let warming = !appeared && active.len() < 3;
+    let warming = !appeared && active.len() < needed;
     let z = if expected > 0.0 {
         (actual - expected) / (expected * 0.25)
     } else if actual > 0.0 {

@@ -52,6 +52,11 @@ pub struct Anomaly {
     pub signals: Vec<Signal>,
     pub status: Status,
     pub root_causes: Vec<RootCause>,
+    /// For hourly series: the first and last flagged hours (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_hour: Option<chrono::NaiveDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_hour: Option<chrono::NaiveDateTime>,
 }
 
 /// Days that are anomalous: a statistical candidate whose impact passes the thresholds.
@@ -72,8 +77,9 @@ pub fn incidents(flags: &[bool]) -> Vec<(usize, usize)> {
     runs
 }
 
-/// `an-` and 12 hex digits of an FNV-1a hash of what identifies the incident.
-pub fn anomaly_id(monitor: &str, dimensions: &[(String, String)], start: NaiveDate) -> String {
+/// `an-` and 12 hex digits of an FNV-1a hash of what identifies the incident: the monitor,
+/// its dimension values and the start (a day, or an hour for hourly series).
+pub fn anomaly_id(monitor: &str, dimensions: &[(String, String)], start: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let text = format!(
         "{monitor}|{}|{start}",
@@ -126,7 +132,8 @@ mod tests {
         assert_eq!(incidents(&flags), vec![(1, 4), (7, 7)]);
         let day = NaiveDate::from_ymd_opt(2024, 3, 5).unwrap();
         let dims = vec![("api_id".to_owned(), "a1b2c3".to_owned())];
-        assert_eq!(anomaly_id("m", &dims, day), anomaly_id("m", &dims, day), "stable");
-        assert_ne!(anomaly_id("m", &dims, day), anomaly_id("m", &dims, day.succ_opt().unwrap()));
+        let (today, tomorrow) = (day.to_string(), day.succ_opt().unwrap().to_string());
+        assert_eq!(anomaly_id("m", &dims, &today), anomaly_id("m", &dims, &today), "stable");
+        assert_ne!(anomaly_id("m", &dims, &today), anomaly_id("m", &dims, &tomorrow));
     }
 }

@@ -10,6 +10,8 @@ use crate::monitor::{FIELDS, Monitor};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub day: NaiveDate,
+    /// Hour of the day (UTC) for hourly series; `None` for daily.
+    pub hour: Option<u32>,
     /// Values of [`FIELDS`], in that order.
     pub fields: [Option<String>; FIELDS.len()],
     /// `usage` feeds detection; fees, tax, credits, refunds, discounts and commitments do not.
@@ -47,33 +49,45 @@ pub struct MonitorSeries {
 pub struct SeriesSet {
     pub first_day: Option<NaiveDate>,
     pub days: usize,
+    /// 1 for daily series, 24 for hourly.
+    pub slots_per_day: usize,
     pub series: Vec<MonitorSeries>,
 }
 
 impl SeriesSet {
-    pub fn day(&self, index: usize) -> NaiveDate {
-        self.first_day.expect("a non-empty set") + chrono::Days::new(index as u64)
+    /// The day a slot falls on.
+    pub fn day(&self, slot: usize) -> NaiveDate {
+        self.first_day.expect("a non-empty set") + chrono::Days::new((slot / self.slots_per_day.max(1)) as u64)
+    }
+
+    /// The start of an hourly slot; `None` for daily series.
+    pub fn hour_start(&self, slot: usize) -> Option<chrono::NaiveDateTime> {
+        (self.slots_per_day == 24).then(|| self.day(slot).and_hms_opt((slot % 24) as u32, 0, 0).expect("an hour"))
     }
 }
 
 const NONE: &str = "(none)";
 
-/// Builds every monitor's series over `first_day..=last_day`. Observations outside the
-/// range are ignored.
+/// Builds every monitor's series over `first_day..=last_day`, one slot per day or, when
+/// `hourly`, per hour. Observations outside the range are ignored.
 pub fn build(
     observations: &[Observation],
     monitors: &[Monitor],
     first_day: NaiveDate,
     last_day: NaiveDate,
+    hourly: bool,
 ) -> SeriesSet {
-    let days = (last_day - first_day).num_days().max(-1) as usize + 1;
+    let days_count = (last_day - first_day).num_days().max(-1) as usize + 1;
+    let slots_per_day = if hourly { 24 } else { 1 };
+    let days = days_count * slots_per_day;
     let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
-    let mut set = SeriesSet { first_day: Some(first_day), days, series: Vec::new() };
+    let mut set = SeriesSet { first_day: Some(first_day), days: days_count, slots_per_day, series: Vec::new() };
     for o in observations {
         if o.day < first_day || o.day > last_day {
             continue;
         }
-        let day = (o.day - first_day).num_days() as usize;
+        let hour = if hourly { o.hour.unwrap_or(0).min(23) as usize } else { 0 };
+        let day = (o.day - first_day).num_days() as usize * slots_per_day + hour;
         for (m, monitor) in monitors.iter().enumerate() {
             if !monitor.watches(o.field("service")) {
                 continue;

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use curwatch_anomaly::{Anomaly, Monitor, Params, SeriesSet, detect, explain, judged_range, series, state};
+
 use curwatch_report::{Cell, OutputFormat, Table};
 use curwatch_store::Store;
 use serde_json::{Value, json};
@@ -13,23 +14,34 @@ use crate::exit::ExitStatus;
 use crate::log::{Log, print_stdout};
 
 pub(crate) fn run(store: &Store, args: &AnomaliesArgs, log: &Log) -> anyhow::Result<ExitStatus> {
-    let monitors = select_monitors(args)?;
+    let mut monitors = select_monitors(args)?;
+    if args.hourly {
+        let daily_only: Vec<String> =
+            monitors.iter().filter(|m| m.dimensions.iter().any(|d| d == "team")).map(|m| m.name.clone()).collect();
+        if !daily_only.is_empty() {
+            log.warn(&format!("hourly: {} skipped (teams come from the daily allocation)", daily_only.join(", ")));
+            monitors.retain(|m| !daily_only.contains(&m.name));
+        }
+        if monitors.is_empty() {
+            anyhow::bail!("no monitor left to run hourly");
+        }
+    }
     let rules = super::load_rules(&args.rules)?;
-    let observations = super::observations::load(store, &rules)?;
+    let observations = super::observations::load(store, &rules, args.hourly)?;
     let (Some(first), Some(data_end)) =
         (observations.iter().map(|o| o.day).min(), observations.iter().map(|o| o.day).max())
     else {
         anyhow::bail!("the store at {} holds no billing data yet; run `curwatch ingest` first", store.root().display());
     };
-    let set = series::build(&observations, &monitors, first, data_end);
-    let params = Params::default();
+    let set = series::build(&observations, &monitors, first, data_end, args.hourly);
+    let params = curwatch_anomaly::params_for(&set);
     say_excluded(&set, &monitors, log);
 
     if args.backtest {
         let (from, to) = (args.from.expect("clap requires --from"), args.to.expect("clap requires --to"));
         return backtest(&set, &monitors, &params, first, data_end, (from, to), args.format);
     }
-    let (as_of, last_judged) = judged_range(first, data_end, args.as_of);
+    let (as_of, last_judged) = judged_range(first, data_end, args.as_of, set.slots_per_day);
     let anomalies = detect(&set, &monitors, &params, last_judged);
     match last_judged {
         Some(last) => log.info(&format!(
@@ -42,7 +54,7 @@ pub(crate) fn run(store: &Store, args: &AnomaliesArgs, log: &Log) -> anyhow::Res
         )),
         None => log.warn("less than two days of data: nothing can be judged yet"),
     }
-    if args.as_of.is_none_or(|d| d >= data_end) && args.monitor.is_none() {
+    if args.as_of.is_none_or(|d| d >= data_end) && args.monitor.is_none() && !args.hourly {
         let previous = state::load(store.root())?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         state::save(store.root(), &state::merge(previous.as_ref(), anomalies.clone(), as_of, &now))?;
@@ -102,7 +114,7 @@ fn backtest(
     let mut rows = Vec::new();
     let mut day = from;
     while day <= to {
-        let (_, last_judged) = judged_range(first, data_end, Some(day));
+        let (_, last_judged) = judged_range(first, data_end, Some(day), set.slots_per_day);
         for anomaly in detect(set, monitors, params, last_judged) {
             if seen.insert(anomaly.id.clone()) {
                 let delay = (day - anomaly.start).num_days();
@@ -187,6 +199,8 @@ pub(crate) fn to_json(a: &Anomaly) -> Value {
         "start": a.start.to_string(),
         "end": a.end.to_string(),
         "peak": a.peak.to_string(),
+        "start_hour": a.start_hour.map(|h| h.format("%Y-%m-%dT%H:00").to_string()),
+        "end_hour": a.end_hour.map(|h| h.format("%Y-%m-%dT%H:00").to_string()),
         "expected": cents(a.expected),
         "actual": cents(a.actual),
         "impact": cents(a.impact),

@@ -10,11 +10,14 @@ use curwatch_store::Store;
 
 const API_GATEWAY: &str = "AmazonApiGateway";
 
-/// Every day's cost per combination of the fields monitors and root causes use.
-pub(crate) fn load(store: &Store, rules: &Rules) -> anyhow::Result<Vec<Observation>> {
+/// Every day's (or, when `hourly`, every hour's) cost per combination of the fields
+/// monitors and root causes use. Hourly API Gateway lines carry API, stage and component
+/// but no team: allocation works on days.
+pub(crate) fn load(store: &Store, rules: &Rules, hourly: bool) -> anyhow::Result<Vec<Observation>> {
     let mut out = Vec::new();
+    let time = if hourly { Dimension::Hour } else { Dimension::Day };
     let plain = [
-        Dimension::Day,
+        time.clone(),
         Dimension::ChargeClass,
         Dimension::Account,
         Dimension::Region,
@@ -37,8 +40,8 @@ pub(crate) fn load(store: &Store, rules: &Rules) -> anyhow::Result<Vec<Observati
         out.push(observation(&row.keys, fields, row.cost)?);
     }
     if has_gateway {
-        let allocated = [
-            Dimension::Day,
+        let mut allocated = vec![
+            time,
             Dimension::ChargeClass,
             Dimension::Account,
             Dimension::Region,
@@ -49,8 +52,11 @@ pub(crate) fn load(store: &Store, rules: &Rules) -> anyhow::Result<Vec<Observati
             Dimension::Component,
             Dimension::Team,
         ];
+        if hourly {
+            allocated.pop();
+        }
         let request = ReportRequest {
-            dimensions: allocated.to_vec(),
+            dimensions: allocated,
             service: Some(API_GATEWAY.to_owned()),
             rules: rules.clone(),
             ..Default::default()
@@ -77,10 +83,16 @@ fn observation(
     fields: [Option<String>; FIELDS.len()],
     cost: curwatch_schema::Money,
 ) -> anyhow::Result<Observation> {
-    let day = keys[0].as_deref().unwrap_or_default();
-    let day: NaiveDate = day.parse().map_err(|_| anyhow::anyhow!("the store has a line with usage day `{day}`"))?;
+    let when = keys[0].as_deref().unwrap_or_default();
+    let bad = || anyhow::anyhow!("the store has a line with usage time `{when}`");
+    let (day, hour) = match when.split_once('T') {
+        Some((day, hour)) => (day, Some(hour.get(..2).and_then(|h| h.parse::<u32>().ok()).ok_or_else(bad)?)),
+        None => (when, None),
+    };
+    let day: NaiveDate = day.parse().map_err(|_| bad())?;
     Ok(Observation {
         day,
+        hour,
         fields,
         charge_class: keys[1].clone().unwrap_or_else(|| "other".into()),
         cost: cost.to_f64(),

@@ -194,15 +194,15 @@ impl Job<'_> {
             Some(path) => curwatch_anomaly::load_monitors(path)?,
             None => curwatch_anomaly::default_monitors(),
         };
-        let observations = super::observations::load(self.store, &rules)?;
+        let observations = super::observations::load(self.store, &rules, false)?;
         let (Some(first), Some(last)) =
             (observations.iter().map(|o| o.day).min(), observations.iter().map(|o| o.day).max())
         else {
             self.events.warn("detect", "the store holds no billing data yet", json!({}));
             return Ok(None);
         };
-        let (as_of, judged) = judged_range(first, last, None);
-        let set = series::build(&observations, &monitors, first, last);
+        let (as_of, judged) = judged_range(first, last, None, 1);
+        let set = series::build(&observations, &monitors, first, last, false);
         let anomalies = detect(&set, &monitors, &Params::default(), judged);
         let previous = state::load(self.store.root())?;
         let known = |id: &str| previous.as_ref().is_some_and(|p| p.anomalies.iter().any(|k| k.anomaly.id == id));

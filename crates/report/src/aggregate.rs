@@ -235,6 +235,22 @@ fn row_filter(batch: &RecordBatch, request: &ReportRequest) -> Result<Option<Vec
 fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) -> Result<Vec<u32>, ReportError> {
     let column = batch.column_by_name(dim.column()).ok_or_else(|| schema_error(dim.column()))?;
     match dim {
+        Dimension::Hour => {
+            let starts =
+                column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;
+            let mut cache: HashMap<i64, u32> = HashMap::new();
+            Ok(starts
+                .iter()
+                .map(|s| {
+                    let hour = s.unwrap_or_default().div_euclid(MICROS_PER_DAY / 24);
+                    *cache.entry(hour).or_insert_with(|| {
+                        let time =
+                            DateTime::from_timestamp(hour * 3_600, 0).map(|t| t.format("%Y-%m-%dT%H:00").to_string());
+                        interner.id(time.as_deref())
+                    })
+                })
+                .collect())
+        }
         Dimension::Day => {
             let starts =
                 column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;

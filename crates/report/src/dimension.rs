@@ -10,6 +10,8 @@ pub enum Dimension {
     BillingPeriod,
     /// Usage day (UTC) of the line item's start.
     Day,
+    /// Usage hour, `YYYY-MM-DDTHH:00` (UTC), for hourly exports.
+    Hour,
     Account,
     Payer,
     Service,
@@ -45,7 +47,7 @@ pub enum Dimension {
 }
 
 /// The names accepted by `--by`, for help and errors.
-pub const DIMENSION_NAMES: &str = "billing_period, day, account, payer, service, service_name, region, \
+pub const DIMENSION_NAMES: &str = "billing_period, day, hour, account, payer, service, service_name, region, \
 usage_type, operation, line_item_type, charge_class, resource_id, pricing_unit, provider, export, \
 api_id, api_type, stage, component, team, owner_source, label:<name>, tag:<key>, cost_category:<key>";
 
@@ -58,7 +60,7 @@ impl Dimension {
     pub fn column(&self) -> &'static str {
         match self {
             Dimension::BillingPeriod => columns::BILLING_PERIOD,
-            Dimension::Day => columns::USAGE_START,
+            Dimension::Day | Dimension::Hour => columns::USAGE_START,
             Dimension::Account => columns::ACCOUNT_ID,
             Dimension::Payer => columns::PAYER_ACCOUNT_ID,
             Dimension::Service => columns::SERVICE,
@@ -111,6 +113,7 @@ impl FromStr for Dimension {
         Ok(match text {
             "billing_period" | "month" => Dimension::BillingPeriod,
             "day" => Dimension::Day,
+            "hour" => Dimension::Hour,
             "account" => Dimension::Account,
             "payer" => Dimension::Payer,
             "service" => Dimension::Service,
@@ -144,6 +147,7 @@ impl fmt::Display for Dimension {
             Dimension::OwnerSource => f.write_str("owner_source"),
             Dimension::CostCategory(key) => write!(f, "cost_category:{key}"),
             Dimension::Day => f.write_str("day"),
+            Dimension::Hour => f.write_str("hour"),
             Dimension::Account => f.write_str("account"),
             Dimension::Payer => f.write_str("payer"),
             Dimension::ApiId => f.write_str("api_id"),
