@@ -1,12 +1,16 @@
-use anyhow::Context;
-use curwatch_query::run_query;
-use curwatch_store::{PeriodRange, Store};
+use curwatch_store::Store;
 
 use crate::args::QueryArgs;
 use crate::exit::ExitStatus;
-use crate::log::print_stdout;
 
+#[cfg(feature = "sql")]
 pub(crate) fn run(store: &Store, args: &QueryArgs) -> anyhow::Result<ExitStatus> {
+    use anyhow::Context;
+    use curwatch_query::run_query;
+    use curwatch_store::PeriodRange;
+
+    use crate::log::print_stdout;
+
     let (sql, origin) = match (&args.sql, &args.file) {
         (Some(sql), _) => (sql.clone(), "--sql".to_owned()),
         (None, Some(file)) => (
@@ -20,4 +24,9 @@ pub(crate) fn run(store: &Store, args: &QueryArgs) -> anyhow::Result<ExitStatus>
         .with_context(|| format!("running {origin}"))?;
     print_stdout(&table.render(args.format))?;
     Ok(ExitStatus::Success)
+}
+
+#[cfg(not(feature = "sql"))]
+pub(crate) fn run(_store: &Store, _args: &QueryArgs) -> anyhow::Result<ExitStatus> {
+    anyhow::bail!("this curwatch was built without SQL support (the `sql` feature); rebuild with default features")
 }
