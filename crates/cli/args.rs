@@ -67,8 +67,10 @@ pub(crate) enum Command {
     Eval(EvalArgs),
     /// Generate realistic, seeded billing exports with a truth file of their totals.
     Synth(SynthArgs),
-    /// The scheduled job: sync sources, detect anomalies, alert Slack once per anomaly,
-    /// write per-team reports. Safe to run every few hours; a second run does nothing new.
+    /// The scheduled job: sync sources, detect anomalies, alert Slack, write team reports.
+    ///
+    /// Safe to run every few hours; a second run does nothing new. Each anomaly reaches
+    /// Slack once (again only if it grows); undelivered alerts wait in the store's outbox.
     ///
     /// Exit codes: 0 done (anomalies found is not a failure), 1 something failed (a source,
     /// a period, Slack delivery — pending alerts go out next run), 2 bad configuration,
