@@ -87,8 +87,23 @@ struct RawSums {
     usage: f64,
 }
 
-/// Allocates API Gateway cost in the given billing periods.
+/// Allocates API Gateway cost in the given billing periods, keeping every allocated row.
 pub fn allocate(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Allocation, AllocateError> {
+    let mut rows = Vec::new();
+    let mut allocation = allocate_each(store, periods, rules, &mut |row| rows.push(row))?;
+    allocation.rows = rows;
+    Ok(allocation)
+}
+
+/// Allocates API Gateway cost, handing each allocated row to `sink` as it is made instead of
+/// keeping them: a caller that only sums rows by a few dimensions holds its groups, not the
+/// rows. The returned allocation carries the source totals and unmatched rules, no rows.
+pub fn allocate_each(
+    store: &Store,
+    periods: PeriodRange,
+    rules: &Rules,
+    sink: &mut dyn FnMut(AllocatedRow),
+) -> Result<Allocation, AllocateError> {
     let (groups, strings) = scan(store, periods)?;
     let text = |id: u32| strings.get(id).map(str::to_owned);
 
@@ -150,7 +165,7 @@ pub fn allocate(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Al
         if class == "usage" {
             *weights.entry((period, account)).or_default().entry(team.clone()).or_default() += sums.costs.unblended;
         }
-        allocation.rows.push(AllocatedRow {
+        sink(AllocatedRow {
             billing_period: text(period).unwrap_or_default(),
             day: day_text(day),
             account: text(account),
@@ -198,7 +213,7 @@ pub fn allocate(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Al
                 ),
             };
         for (i, (team, _)) in recipients.into_iter().enumerate() {
-            allocation.rows.push(AllocatedRow {
+            sink(AllocatedRow {
                 billing_period: text(period).unwrap_or_default(),
                 day: day_text(day),
                 account: text(account),

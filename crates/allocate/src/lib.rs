@@ -13,5 +13,5 @@ pub mod rules;
 pub mod split;
 
 pub use classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, region_of_usage_type};
-pub use engine::{AllocateError, AllocatedRow, Allocation, Costs, UNALLOCATED, allocate};
+pub use engine::{AllocateError, AllocatedRow, Allocation, Costs, UNALLOCATED, allocate, allocate_each};
 pub use rules::{Rules, RulesError};

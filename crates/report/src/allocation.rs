@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate};
+use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate, allocate_each};
 use curwatch_schema::Money;
 use curwatch_store::{PeriodRange, Store};
 
@@ -60,17 +60,18 @@ pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(V
     if let Some(dim) = request.dimensions.iter().find(|d| !supported(d)) {
         return Err(unsupported(dim));
     }
-    let allocation = allocate(store, request.periods, &request.rules)?;
     let from = request.from_day.map(|d| d.to_string());
     let to = request.to_day.map(|d| d.to_string());
+    // Rows are summed as they are made: memory follows the groups asked for, not the rows.
     let mut groups: HashMap<Vec<Option<String>>, i128> = HashMap::new();
-    for row in &allocation.rows {
+    let allocation = allocate_each(store, request.periods, &request.rules, &mut |row| {
         if from.as_ref().is_some_and(|f| row.day < *f) || to.as_ref().is_some_and(|t| row.day > *t) {
-            continue;
+            return;
         }
-        let key = request.dimensions.iter().map(|d| value(row, d)).collect::<Result<Vec<_>, _>>()?;
+        // Every dimension was checked by `supported` above.
+        let key = request.dimensions.iter().map(|d| value(&row, d).expect("supported")).collect::<Vec<_>>();
         *groups.entry(key).or_default() += metric_units(&row.costs, request.metric);
-    }
+    })?;
     Ok((groups.into_iter().collect(), allocation.unmatched_rules))
 }
 
