@@ -297,14 +297,12 @@ impl Config {
 fn set(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), String> {
     let value = match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut parsed) => parsed.remove("v").expect("just set"),
-        Err(_) if key == "sources.locations" => {
-            toml::Value::Array(raw.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect())
-        }
         Err(_) => toml::Value::String(raw.to_owned()),
     };
+    // Sources may be listed as `a,b` rather than TOML's `["a", "b"]`.
     let value = match (key, value) {
-        ("sources.locations", toml::Value::String(s)) => {
-            toml::Value::Array(s.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect())
+        ("sources.locations", toml::Value::String(list)) => {
+            toml::Value::Array(list.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect())
         }
         (_, value) => value,
     };
@@ -321,8 +319,33 @@ fn set(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One alert destination: `default`, or `team:<name>` for a team's own channel.
+pub(crate) struct Route {
+    pub name: String,
+    pub team: Option<String>,
+    /// The webhook URL (never logged), none configured, or why it cannot be read.
+    pub url: Result<Option<String>, String>,
+}
+
+impl Alerts {
+    /// The default route, then one per configured team, with their webhooks resolved.
+    pub(crate) fn routes(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<Route> {
+        let default = Route {
+            name: "default".into(),
+            team: None,
+            url: webhook_url(Some(&self.webhook_url_env), self.webhook_url_file.as_deref(), env),
+        };
+        let teams = self.team.iter().map(|route| Route {
+            name: format!("team:{}", route.team),
+            team: Some(route.team.clone()),
+            url: webhook_url(route.webhook_url_env.as_deref(), route.webhook_url_file.as_deref(), env),
+        });
+        std::iter::once(default).chain(teams).collect()
+    }
+}
+
 /// The webhook URL behind a reference, or why there is none. Never logged.
-pub(crate) fn webhook_url(
+fn webhook_url(
     env_name: Option<&str>,
     file: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,

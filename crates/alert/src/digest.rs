@@ -4,7 +4,7 @@
 //! limits (50 blocks a message, 3,000 characters a section, 150 a header).
 
 use chrono::NaiveDate;
-use curwatch_anomaly::{Anomaly, Signal};
+use curwatch_anomaly::{Anomaly, Signal, signed_dollars};
 use serde_json::{Value, json};
 
 use crate::outbox::{Entry, NoticeKind};
@@ -72,7 +72,7 @@ fn section_text(entry: &Entry) -> String {
         "{label}{team} · {what}\n*${:.2}* vs ${:.2} expected (*{pct}*, {}) · {span} · {} · {}\n",
         a.actual,
         a.expected,
-        dollars(a.impact),
+        signed_dollars(a.impact),
         a.status.as_str(),
         escape(&a.monitor),
     );
@@ -81,7 +81,7 @@ fn section_text(entry: &Entry) -> String {
             .root_causes
             .iter()
             .take(3)
-            .map(|c| format!("{} `{}` {}", c.dimension, escape(&c.value), dollars(c.impact)))
+            .map(|c| format!("{} `{}` {}", c.dimension, escape(&c.value), signed_dollars(c.impact)))
             .collect();
         text.push_str(&format!("Top causes: {}\n", causes.join(", ")));
     }
@@ -100,10 +100,6 @@ fn why(a: &Anomaly) -> &'static str {
     } else {
         "far above the usual spend for this weekday in the last weeks"
     }
-}
-
-fn dollars(amount: f64) -> String {
-    if amount < 0.0 { format!("-${:.2}", -amount) } else { format!("+${amount:.2}") }
 }
 
 /// Slack mrkdwn control characters.

@@ -2,10 +2,11 @@
 //! sent only after Slack accepted it, so a run that cannot reach Slack leaves it pending for
 //! the next, and a notice is never queued twice.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use curwatch_anomaly::{Anomaly, Status};
+use curwatch_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,37 +68,28 @@ impl Default for Policy {
     }
 }
 
+const FILE: &str = "outbox.json";
+
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {problem}")]
-pub struct OutboxError {
-    pub path: PathBuf,
-    pub problem: String,
+pub enum OutboxError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: not a curwatch outbox: {problem}")]
+    Unreadable { path: String, problem: String },
 }
 
 impl Outbox {
-    pub fn path(store_root: &Path) -> PathBuf {
-        store_root.join("state").join("outbox.json")
+    pub fn load(store: &Store) -> Result<Outbox, OutboxError> {
+        let Some(bytes) = store.read_state(FILE)? else { return Ok(Outbox { version: 1, entries: Vec::new() }) };
+        serde_json::from_slice(&bytes).map_err(|e| OutboxError::Unreadable {
+            path: store.state_path(FILE).display().to_string(),
+            problem: e.to_string(),
+        })
     }
 
-    pub fn load(store_root: &Path) -> Result<Outbox, OutboxError> {
-        let path = Outbox::path(store_root);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| OutboxError { path, problem: format!("not a curwatch outbox: {e}") }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Outbox { version: 1, entries: Vec::new() }),
-            Err(e) => Err(OutboxError { path, problem: e.to_string() }),
-        }
-    }
-
-    /// Writes atomically: a temporary file renamed over the old one.
-    pub fn save(&self, store_root: &Path) -> Result<(), OutboxError> {
-        let path = Outbox::path(store_root);
-        let fail = |e: std::io::Error| OutboxError { path: path.clone(), problem: e.to_string() };
-        let dir = path.parent().expect("state folder");
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let temp = dir.join(".outbox.json.tmp");
-        std::fs::write(&temp, serde_json::to_vec_pretty(self).expect("serialisable")).map_err(fail)?;
-        std::fs::rename(&temp, &path).map_err(fail)
+    /// Written whole or not at all, like the store's own state.
+    pub fn save(&self, store: &Store) -> Result<(), OutboxError> {
+        Ok(store.write_state(FILE, &serde_json::to_vec_pretty(self).expect("serialisable"))?)
     }
 
     pub fn pending(&self) -> impl Iterator<Item = &Entry> {
@@ -114,12 +106,16 @@ impl Outbox {
         routes: &dyn Fn(Option<&str>) -> Vec<String>,
         now: &str,
     ) -> usize {
-        let before = self.entries.len();
+        // The outbox only grows: index it once rather than scanning it per anomaly and route.
+        let mut history: HashMap<(&str, &str), Vec<&Entry>> = HashMap::new();
+        for entry in &self.entries {
+            history.entry((entry.anomaly_id.as_str(), entry.route.as_str())).or_default().push(entry);
+        }
+        let mut added = Vec::new();
         for anomaly in anomalies {
             let team = anomaly.dimensions.iter().find(|(k, _)| k == "team").map(|(_, v)| v.clone());
             for route in routes(team.as_deref()) {
-                let mine: Vec<&Entry> =
-                    self.entries.iter().filter(|e| e.anomaly_id == anomaly.id && e.route == route).collect();
+                let mine = history.get(&(anomaly.id.as_str(), route.as_str())).map_or(&[][..], Vec::as_slice);
                 let announced = mine.iter().rfind(|e| e.kind != NoticeKind::Resolved).map(|e| e.anomaly.impact);
                 // An anomaly first announced when already over needs no separate "resolved".
                 let resolved_noted =
@@ -140,7 +136,7 @@ impl Outbox {
                     Some(_) => None,
                 };
                 if let Some((kind, key)) = kind {
-                    self.entries.push(Entry {
+                    added.push(Entry {
                         key: format!("{key}@{route}"),
                         anomaly_id: anomaly.id.clone(),
                         kind,
@@ -156,7 +152,9 @@ impl Outbox {
                 }
             }
         }
-        self.entries.len() - before
+        let count = added.len();
+        self.entries.extend(added);
+        count
     }
 
     pub fn mark_sent(&mut self, keys: &[String], now: &str) {

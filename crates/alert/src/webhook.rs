@@ -42,10 +42,6 @@ impl Webhook {
         }
     }
 
-    pub fn route(&self) -> &str {
-        &self.route
-    }
-
     /// Posts one message, pacing and retrying as Slack asks.
     pub fn send(&mut self, payload: &Value) -> Result<(), DeliveryError> {
         let body = payload.to_string();

@@ -399,11 +399,8 @@ fn theil_sen(points: &[(f64, f64)]) -> f64 {
     if count == 0 { 0.0 } else { median(&mut slopes[..count]) }
 }
 
-/// 1.4826 × the median absolute deviation: the standard deviation for normal data.
-pub fn robust_spread(values: &[f64]) -> f64 {
-    robust_spread_with(values, &mut Vec::new())
-}
-
+/// 1.4826 × the median absolute deviation (the standard deviation for normal data), using
+/// `scratch` as working space.
 fn robust_spread_with(values: &[f64], scratch: &mut Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;

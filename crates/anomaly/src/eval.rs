@@ -116,12 +116,13 @@ pub fn evaluate(corpus: &[LabelledSeries], method: Method, thresholds: &Threshol
                 }
             }
         }
-        // Fee days: the same method, fed what it would be fed when deployed.
-        let fed: Vec<f64> = match method {
-            Method::Curwatch => series.usage.clone(),
-            _ => series.usage.iter().zip(&series.fees).map(|(u, f)| u + f).collect(),
-        };
-        for (s, e) in alert_runs(&fed, series.phase0, method, thresholds) {
+        // Fee days: the baselines as deployed see the billed total. curwatch sees usage only
+        // (fees are left out by charge class), so fees cannot raise its alerts.
+        if method == Method::Curwatch {
+            continue;
+        }
+        let billed: Vec<f64> = series.usage.iter().zip(&series.fees).map(|(u, f)| u + f).collect();
+        for (s, e) in alert_runs(&billed, series.phase0, method, thresholds) {
             let on_fee_day = series.fee_days.iter().any(|d| (s..=e).contains(d));
             let without_fees = runs.iter().any(|&(a, b)| b >= s && a <= e);
             if on_fee_day && !without_fees {

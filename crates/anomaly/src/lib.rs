@@ -109,7 +109,8 @@ pub fn explain(anomaly: &Anomaly) -> String {
     text
 }
 
-fn signed_dollars(amount: f64) -> String {
+/// `+$12.30` or `-$4.00`: an impact as people read it.
+pub fn signed_dollars(amount: f64) -> String {
     if amount < 0.0 { format!("-${:.2}", -amount) } else { format!("+${amount:.2}") }
 }
 

@@ -48,7 +48,6 @@ pub struct MonitorSeries {
 #[derive(Debug, Clone, Default)]
 pub struct SeriesSet {
     pub first_day: Option<NaiveDate>,
-    pub days: usize,
     /// 1 for daily series, 24 for hourly.
     pub slots_per_day: usize,
     pub series: Vec<MonitorSeries>,
@@ -77,46 +76,45 @@ pub fn build(
     last_day: NaiveDate,
     hourly: bool,
 ) -> SeriesSet {
-    let days_count = (last_day - first_day).num_days().max(-1) as usize + 1;
     let slots_per_day = if hourly { 24 } else { 1 };
-    let days = days_count * slots_per_day;
+    let slots = ((last_day - first_day).num_days().max(-1) as usize + 1) * slots_per_day;
     let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
-    let mut set = SeriesSet { first_day: Some(first_day), days: days_count, slots_per_day, series: Vec::new() };
+    let mut set = SeriesSet { first_day: Some(first_day), slots_per_day, series: Vec::new() };
     for o in observations {
         if o.day < first_day || o.day > last_day {
             continue;
         }
         let hour = if hourly { o.hour.unwrap_or(0).min(23) as usize } else { 0 };
-        let day = (o.day - first_day).num_days() as usize * slots_per_day + hour;
+        let slot = (o.day - first_day).num_days() as usize * slots_per_day + hour;
         for (m, monitor) in monitors.iter().enumerate() {
             if !monitor.watches(o.field("service")) {
                 continue;
             }
             let values: Vec<String> =
                 monitor.dimensions.iter().map(|d| o.field(d).unwrap_or(NONE).to_owned()).collect();
-            let slot = *index.entry((m, values.clone())).or_insert_with(|| {
+            let position = *index.entry((m, values.clone())).or_insert_with(|| {
                 set.series.push(MonitorSeries {
                     monitor: m,
                     dimensions: monitor.dimensions.iter().cloned().zip(values).collect(),
-                    values: vec![0.0; days],
+                    values: vec![0.0; slots],
                     contributors: BTreeMap::new(),
                     excluded: BTreeMap::new(),
                 });
                 set.series.len() - 1
             });
-            let series = &mut set.series[slot];
+            let series = &mut set.series[position];
             if o.charge_class != "usage" {
                 *series.excluded.entry(o.charge_class.clone()).or_default() += o.cost;
                 continue;
             }
-            series.values[day] += o.cost;
+            series.values[slot] += o.cost;
             for dimension in crate::monitor::ROOT_CAUSE_FIELDS {
                 if monitor.dimensions.iter().any(|d| d == dimension) {
                     continue;
                 }
                 if let Some(value) = o.root_cause_value(dimension) {
-                    series.contributors.entry((dimension.to_owned(), value)).or_insert_with(|| vec![0.0; days])[day] +=
-                        o.cost;
+                    series.contributors.entry((dimension.to_owned(), value)).or_insert_with(|| vec![0.0; slots])
+                        [slot] += o.cost;
                 }
             }
         }

@@ -2,9 +2,8 @@
 //! its id and the time it was first reported, and later stages (alerts) can tell new from
 //! already known.
 
-use std::path::{Path, PathBuf};
-
 use chrono::NaiveDate;
+use curwatch_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::incident::Anomaly;
@@ -25,26 +24,22 @@ pub struct AnomalyState {
     pub anomalies: Vec<KnownAnomaly>,
 }
 
+const FILE: &str = "anomalies.json";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: {problem}")]
-    Io { path: PathBuf, problem: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: not a curwatch anomaly state file: {problem}")]
+    Unreadable { path: String, problem: String },
 }
 
-pub fn path(store_root: &Path) -> PathBuf {
-    store_root.join("state").join("anomalies.json")
-}
-
-pub fn load(store_root: &Path) -> Result<Option<AnomalyState>, StateError> {
-    let path = path(store_root);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StateError::Io { path, problem: e.to_string() }),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| StateError::Io { path, problem: format!("not a curwatch anomaly state file: {e}") })
+pub fn load(store: &Store) -> Result<Option<AnomalyState>, StateError> {
+    let Some(bytes) = store.read_state(FILE)? else { return Ok(None) };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Unreadable {
+        path: store.state_path(FILE).display().to_string(),
+        problem: e.to_string(),
+    })
 }
 
 /// The current anomalies, keeping first-report times of those already known.
@@ -61,14 +56,6 @@ pub fn merge(previous: Option<&AnomalyState>, current: Vec<Anomaly>, as_of: Naiv
     AnomalyState { version: 1, as_of, anomalies }
 }
 
-/// Writes the state atomically: a temporary file renamed over the old one.
-pub fn save(store_root: &Path, state: &AnomalyState) -> Result<(), StateError> {
-    let path = path(store_root);
-    let io = |e: std::io::Error| StateError::Io { path: path.clone(), problem: e.to_string() };
-    let dir = path.parent().expect("state folder");
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let temp = dir.join(".anomalies.json.tmp");
-    let text = serde_json::to_vec_pretty(state).map_err(|e| io(std::io::Error::other(e)))?;
-    std::fs::write(&temp, text).map_err(io)?;
-    std::fs::rename(&temp, &path).map_err(io)
+pub fn save(store: &Store, state: &AnomalyState) -> Result<(), StateError> {
+    Ok(store.write_state(FILE, &serde_json::to_vec_pretty(state).expect("serialisable"))?)
 }

@@ -3,8 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use curwatch_anomaly::{Anomaly, Monitor, Params, SeriesSet, detect, explain, judged_range, series, state};
-
+use curwatch_anomaly::{Anomaly, Monitor, Params, SeriesSet, detect, explain, judged_range};
 use curwatch_report::{Cell, OutputFormat, Table};
 use curwatch_store::Store;
 use serde_json::{Value, json};
@@ -27,13 +26,10 @@ pub(crate) fn run(store: &Store, args: &AnomaliesArgs, log: &Log) -> anyhow::Res
         }
     }
     let rules = super::load_rules(&args.rules)?;
-    let observations = super::observations::load(store, &rules, args.hourly)?;
-    let (Some(first), Some(data_end)) =
-        (observations.iter().map(|o| o.day).min(), observations.iter().map(|o| o.day).max())
-    else {
+    let Some((set, data_end)) = super::observations::series(store, &rules, &monitors, args.hourly)? else {
         anyhow::bail!("the store at {} holds no billing data yet; run `curwatch ingest` first", store.root().display());
     };
-    let set = series::build(&observations, &monitors, first, data_end, args.hourly);
+    let first = set.first_day.expect("a set built from data");
     let params = curwatch_anomaly::params_for(&set);
     say_excluded(&set, &monitors, log);
 
@@ -55,9 +51,7 @@ pub(crate) fn run(store: &Store, args: &AnomaliesArgs, log: &Log) -> anyhow::Res
         None => log.warn("less than two days of data: nothing can be judged yet"),
     }
     if args.as_of.is_none_or(|d| d >= data_end) && args.monitor.is_none() && !args.hourly {
-        let previous = state::load(store.root())?;
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        state::save(store.root(), &state::merge(previous.as_ref(), anomalies.clone(), as_of, &now))?;
+        super::observations::remember(store, &anomalies, as_of)?;
     }
     print_anomalies(&anomalies, args.format)?;
     if args.format == OutputFormat::Table {
@@ -69,10 +63,7 @@ pub(crate) fn run(store: &Store, args: &AnomaliesArgs, log: &Log) -> anyhow::Res
 }
 
 fn select_monitors(args: &AnomaliesArgs) -> anyhow::Result<Vec<Monitor>> {
-    let mut monitors = match &args.monitors {
-        Some(path) => curwatch_anomaly::load_monitors(path)?,
-        None => curwatch_anomaly::default_monitors(),
-    };
+    let mut monitors = super::observations::monitors(args.monitors.as_deref())?;
     if let Some(name) = &args.monitor {
         let names: Vec<String> = monitors.iter().map(|m| m.name.clone()).collect();
         monitors.retain(|m| &m.name == name);

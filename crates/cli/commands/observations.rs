@@ -1,10 +1,12 @@
 //! Daily billing observations for anomaly detection, from the store's reports: API Gateway
 //! through allocation (API, stage, component, team), every other service as stored.
 
+use std::path::Path;
+
 use chrono::NaiveDate;
 use curwatch_allocate::Rules;
-use curwatch_anomaly::Observation;
 use curwatch_anomaly::monitor::FIELDS;
+use curwatch_anomaly::{Anomaly, Monitor, Observation, SeriesSet, state};
 use curwatch_report::{Dimension, ReportRequest, run_report};
 use curwatch_store::Store;
 
@@ -13,7 +15,7 @@ const API_GATEWAY: &str = "AmazonApiGateway";
 /// Every day's (or, when `hourly`, every hour's) cost per combination of the fields
 /// monitors and root causes use. Hourly API Gateway lines carry API, stage and component
 /// but no team: allocation works on days.
-pub(crate) fn load(store: &Store, rules: &Rules, hourly: bool) -> anyhow::Result<Vec<Observation>> {
+fn load(store: &Store, rules: &Rules, hourly: bool) -> anyhow::Result<Vec<Observation>> {
     let mut out = Vec::new();
     let time = if hourly { Dimension::Hour } else { Dimension::Day };
     let plain = [
@@ -72,6 +74,42 @@ pub(crate) fn load(store: &Store, rules: &Rules, hourly: bool) -> anyhow::Result
         }
     }
     Ok(out)
+}
+
+/// The monitors in `file`, or the defaults.
+pub(crate) fn monitors(file: Option<&Path>) -> anyhow::Result<Vec<Monitor>> {
+    Ok(match file {
+        Some(path) => curwatch_anomaly::load_monitors(path)?,
+        None => curwatch_anomaly::default_monitors(),
+    })
+}
+
+/// Every monitor's usage series over all the store's data, and the data's last day;
+/// `None` when the store holds no billing data.
+pub(crate) fn series(
+    store: &Store,
+    rules: &Rules,
+    monitors: &[Monitor],
+    hourly: bool,
+) -> anyhow::Result<Option<(SeriesSet, NaiveDate)>> {
+    let observations = load(store, rules, hourly)?;
+    let (Some(first), Some(last)) =
+        (observations.iter().map(|o| o.day).min(), observations.iter().map(|o| o.day).max())
+    else {
+        return Ok(None);
+    };
+    Ok(Some((curwatch_anomaly::series::build(&observations, monitors, first, last, hourly), last)))
+}
+
+/// Keeps the anomalies of a run as of `as_of` in the store, with their first-report times;
+/// returns how many the store did not know yet.
+pub(crate) fn remember(store: &Store, anomalies: &[Anomaly], as_of: NaiveDate) -> anyhow::Result<usize> {
+    let previous = state::load(store)?;
+    let known = |id: &str| previous.as_ref().is_some_and(|p| p.anomalies.iter().any(|k| k.anomaly.id == id));
+    let new = anomalies.iter().filter(|a| !known(&a.id)).count();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    state::save(store, &state::merge(previous.as_ref(), anomalies.to_vec(), as_of, &now))?;
+    Ok(new)
 }
 
 fn position(name: &str) -> usize {

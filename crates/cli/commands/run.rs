@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use curwatch_alert::{DeliveryError, Outbox, Policy, Webhook, digest};
-use curwatch_anomaly::{Params, Status, detect, judged_range, series, state};
+use curwatch_allocate::Rules;
+use curwatch_anomaly::{Status, detect, judged_range};
 use curwatch_source::S3Options;
 use curwatch_store::Store;
 use curwatch_sync::{Outcome, Silent, SyncOptions};
 use serde_json::{Value, json};
 
 use crate::args::RunArgs;
-use crate::config::{Config, webhook_url};
+use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::lock::{LockError, lock_store};
 use crate::log::{Log, print_stdout};
@@ -37,31 +38,25 @@ pub(crate) fn check(file: &Path, log: &Log) -> anyhow::Result<ExitStatus> {
         format!("reports: {}", config.reports.out.display()),
     ];
     if config.alerts.enabled {
-        let default =
-            webhook_url(Some(&config.alerts.webhook_url_env), config.alerts.webhook_url_file.as_deref(), &env);
-        lines.push(match default {
-            Ok(Some(_)) => "alerts: Slack, default webhook set".to_owned(),
-            Ok(None) => match &config.alerts.output {
-                Some(path) => format!("alerts: no webhook; payloads appended to {}", path.display()),
-                None => format!("alerts: no webhook (${} is unset); payloads printed", config.alerts.webhook_url_env),
-            },
-            Err(problem) => {
-                log.error(&anyhow::anyhow!("{}: {problem}", file.display()));
-                return Ok(ExitStatus::BadConfig);
-            }
-        });
-        for route in &config.alerts.team {
-            match webhook_url(route.webhook_url_env.as_deref(), route.webhook_url_file.as_deref(), &env) {
-                Ok(Some(_)) => lines.push(format!("alerts: team {} has its own webhook", route.team)),
-                Ok(None) => lines.push(format!(
-                    "alerts: team {}'s webhook is not set; its alerts go to the default only",
-                    route.team
-                )),
-                Err(problem) => {
-                    log.error(&anyhow::anyhow!("{}: team {}: {problem}", file.display(), route.team));
+        for route in config.alerts.routes(&env) {
+            let line = match (&route.team, route.url) {
+                (_, Err(problem)) => {
+                    log.error(&anyhow::anyhow!("{}: {}: {problem}", file.display(), route.name));
                     return Ok(ExitStatus::BadConfig);
                 }
-            }
+                (None, Ok(Some(_))) => "alerts: Slack, default webhook set".to_owned(),
+                (None, Ok(None)) => match &config.alerts.output {
+                    Some(path) => format!("alerts: no webhook; payloads appended to {}", path.display()),
+                    None => {
+                        format!("alerts: no webhook (${} is unset); payloads printed", config.alerts.webhook_url_env)
+                    }
+                },
+                (Some(team), Ok(Some(_))) => format!("alerts: team {team} has its own webhook"),
+                (Some(team), Ok(None)) => {
+                    format!("alerts: team {team}'s webhook is not set; its alerts go to the default only")
+                }
+            };
+            lines.push(line);
         }
     } else {
         lines.push("alerts: disabled".into());
@@ -107,13 +102,16 @@ pub(crate) fn run(args: &RunArgs, log: &Log) -> anyhow::Result<ExitStatus> {
         "run started",
         json!({"store": store.root(), "sources": config.sources.locations.len(), "dry_run": args.dry_run}),
     );
+    let rules = match &config.allocation.rules {
+        Some(path) => Rules::load(path)?,
+        None => Rules::default(),
+    };
     let mut job = Job { config: &config, store: &store, events: &events, failed: false, summary: BTreeMap::new() };
     job.sync();
-    let anomalies = job.detect()?;
-    if let Some((anomalies, as_of)) = anomalies {
+    if let Some((anomalies, as_of)) = job.detect(&rules)? {
         job.alert(&anomalies, as_of, args.dry_run)?;
     }
-    job.reports()?;
+    job.reports(&rules)?;
     let ok = !job.failed;
     let summary = std::mem::take(&mut job.summary);
     events.summary(ok, summary);
@@ -187,29 +185,19 @@ impl Job<'_> {
     }
 
     /// Anomalies as of the latest data, kept in the store; `None` when there is no data.
-    fn detect(&mut self) -> anyhow::Result<Option<(Vec<curwatch_anomaly::Anomaly>, chrono::NaiveDate)>> {
+    fn detect(&mut self, rules: &Rules) -> anyhow::Result<Option<(Vec<curwatch_anomaly::Anomaly>, chrono::NaiveDate)>> {
         let started = Instant::now();
-        let rules = self.rules()?;
-        let monitors = match &self.config.detection.monitors {
-            Some(path) => curwatch_anomaly::load_monitors(path)?,
-            None => curwatch_anomaly::default_monitors(),
-        };
-        let observations = super::observations::load(self.store, &rules, false)?;
-        let (Some(first), Some(last)) =
-            (observations.iter().map(|o| o.day).min(), observations.iter().map(|o| o.day).max())
-        else {
+        let monitors = super::observations::monitors(self.config.detection.monitors.as_deref())?;
+        let Some((set, last)) = super::observations::series(self.store, rules, &monitors, false)? else {
             self.events.warn("detect", "the store holds no billing data yet", json!({}));
             return Ok(None);
         };
-        let (as_of, judged) = judged_range(first, last, None, 1);
-        let set = series::build(&observations, &monitors, first, last, false);
-        let anomalies = detect(&set, &monitors, &Params::default(), judged);
-        let previous = state::load(self.store.root())?;
-        let known = |id: &str| previous.as_ref().is_some_and(|p| p.anomalies.iter().any(|k| k.anomaly.id == id));
-        let new = anomalies.iter().filter(|a| !known(&a.id)).count();
+        let first = set.first_day.expect("a set built from data");
+        let (as_of, judged) = judged_range(first, last, None, set.slots_per_day);
+        let anomalies = detect(&set, &monitors, &curwatch_anomaly::params_for(&set), judged);
+        let new = super::observations::remember(self.store, &anomalies, as_of)?;
         let ongoing = anomalies.iter().filter(|a| a.status != Status::Resolved).count();
         let resolved = anomalies.iter().filter(|a| a.status == Status::Resolved).count();
-        state::save(self.store.root(), &state::merge(previous.as_ref(), anomalies.clone(), as_of, &now()))?;
         self.summary.insert("anomalies_new", json!(new));
         self.summary.insert("anomalies_ongoing", json!(ongoing));
         self.summary.insert("anomalies_resolved", json!(resolved));
@@ -238,36 +226,29 @@ impl Job<'_> {
             return Ok(());
         }
         let started = Instant::now();
-        let mut outbox = Outbox::load(self.store.root())?;
+        let mut outbox = Outbox::load(self.store)?;
         // Webhooks by route; a route without one goes to the output file or stdout.
         let mut hooks: BTreeMap<String, Webhook> = BTreeMap::new();
         let timeout = Duration::from_secs(alerts.timeout_seconds);
-        match webhook_url(Some(&alerts.webhook_url_env), alerts.webhook_url_file.as_deref(), &env) {
-            Ok(Some(url)) => {
-                hooks.insert("default".into(), Webhook::new("default", url, timeout, alerts.max_attempts));
-            }
-            Ok(None) => {}
-            Err(problem) => {
-                self.failed = true;
-                self.events.error("alert", &format!("default webhook: {problem}"), json!({}));
-            }
-        }
         let mut team_routes = Vec::new();
-        for route in &alerts.team {
-            match webhook_url(route.webhook_url_env.as_deref(), route.webhook_url_file.as_deref(), &env) {
+        for route in alerts.routes(&env) {
+            match route.url {
                 Ok(Some(url)) => {
-                    let name = format!("team:{}", route.team);
-                    hooks.insert(name.clone(), Webhook::new(&name, url, timeout, alerts.max_attempts));
-                    team_routes.push(route.team.clone());
+                    hooks.insert(route.name.clone(), Webhook::new(&route.name, url, timeout, alerts.max_attempts));
+                    team_routes.extend(route.team);
                 }
-                Ok(None) => self.events.warn(
-                    "alert",
-                    &format!("team {}: no webhook set; default channel only", route.team),
-                    json!({}),
-                ),
+                Ok(None) => {
+                    if let Some(team) = route.team {
+                        self.events.warn(
+                            "alert",
+                            &format!("team {team}: no webhook set; default channel only"),
+                            json!({}),
+                        );
+                    }
+                }
                 Err(problem) => {
                     self.failed = true;
-                    self.events.error("alert", &format!("team {}: {problem}", route.team), json!({}));
+                    self.events.error("alert", &format!("{} webhook: {problem}", route.name), json!({}));
                 }
             }
         }
@@ -281,7 +262,7 @@ impl Job<'_> {
         let policy = Policy { growth_factor: alerts.growth_factor, max_age_days: alerts.max_age_days };
         let queued = outbox.enqueue(anomalies, as_of, &policy, &routes, &now());
         if !dry_run {
-            outbox.save(self.store.root())?;
+            outbox.save(self.store)?;
         }
 
         let mut by_route: BTreeMap<String, Vec<curwatch_alert::Entry>> = BTreeMap::new();
@@ -310,11 +291,11 @@ impl Job<'_> {
                         outbox.mark_sent(&message.keys, &now());
                         sent += message.keys.len();
                         messages += 1;
-                        outbox.save(self.store.root())?;
+                        outbox.save(self.store)?;
                     }
                     Err(error) => {
                         outbox.mark_failed(&message.keys, &error.to_string());
-                        outbox.save(self.store.root())?;
+                        outbox.save(self.store)?;
                         self.failed = true;
                         self.events.error(
                             "alert",
@@ -358,19 +339,18 @@ impl Job<'_> {
     }
 
     /// Per-team showback for the latest month, rewritten only when the store or the rules changed.
-    fn reports(&mut self) -> anyhow::Result<()> {
+    fn reports(&mut self, rules: &Rules) -> anyhow::Result<()> {
         let started = Instant::now();
         let Some(month) = self.store.periods()?.last().copied() else { return Ok(()) };
         let out = &self.config.reports.out;
-        let partitions = std::fs::read(self.store.root().join("state/partitions.json")).unwrap_or_default();
-        let rules = self.config.allocation.rules.as_ref().and_then(|p| std::fs::read(p).ok()).unwrap_or_default();
+        let partitions = self.store.read_state("partitions.json")?.unwrap_or_default();
+        let rules_text = self.config.allocation.rules.as_ref().and_then(|p| std::fs::read(p).ok()).unwrap_or_default();
         let fingerprint = format!(
             "{:016x}",
-            fnv(&[&partitions, &rules, month.to_string().as_bytes(), out.display().to_string().as_bytes()])
+            fnv(&[&partitions, &rules_text, month.to_string().as_bytes(), out.display().to_string().as_bytes()])
         );
-        let state_path = self.store.root().join("state/run.json");
         let previous: Value =
-            std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+            self.store.read_state(RUN_STATE)?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
         if previous["reports_fingerprint"] == fingerprint.as_str() && out.join("README.md").exists() {
             self.summary.insert("reports_written", json!(0));
             self.events.info(
@@ -380,15 +360,10 @@ impl Job<'_> {
             );
             return Ok(());
         }
-        let teams = super::report::write_showback(self.store, month, &self.rules()?, out)?;
-        let temp = state_path.with_extension("json.tmp");
-        std::fs::write(
-            &temp,
-            serde_json::to_vec_pretty(
-                &json!({"reports_fingerprint": fingerprint, "reports_month": month.to_string(), "written_at": now()}),
-            )?,
-        )?;
-        std::fs::rename(&temp, &state_path)?;
+        let teams = super::report::write_showback(self.store, month, rules, out)?;
+        let state =
+            json!({"reports_fingerprint": fingerprint, "reports_month": month.to_string(), "written_at": now()});
+        self.store.write_state(RUN_STATE, &serde_json::to_vec_pretty(&state)?)?;
         self.summary.insert("reports_written", json!(teams));
         self.events.info(
             "reports",
@@ -397,14 +372,10 @@ impl Job<'_> {
         );
         Ok(())
     }
-
-    fn rules(&self) -> anyhow::Result<curwatch_allocate::Rules> {
-        Ok(match &self.config.allocation.rules {
-            Some(path) => curwatch_allocate::Rules::load(path)?,
-            None => curwatch_allocate::Rules::default(),
-        })
-    }
 }
+
+/// What the last run wrote, so an unchanged store is not reported on again.
+const RUN_STATE: &str = "run.json";
 
 fn fnv(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

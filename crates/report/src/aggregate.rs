@@ -235,33 +235,23 @@ fn row_filter(batch: &RecordBatch, request: &ReportRequest) -> Result<Option<Vec
 fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) -> Result<Vec<u32>, ReportError> {
     let column = batch.column_by_name(dim.column()).ok_or_else(|| schema_error(dim.column()))?;
     match dim {
-        Dimension::Hour => {
+        Dimension::Day | Dimension::Hour => {
             let starts =
                 column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;
+            let (bucket, format) = if *dim == Dimension::Day {
+                (MICROS_PER_DAY, "%Y-%m-%d")
+            } else {
+                (MICROS_PER_DAY / 24, "%Y-%m-%dT%H:00")
+            };
+            // Each batch holds few distinct days or hours: format each once.
             let mut cache: HashMap<i64, u32> = HashMap::new();
             Ok(starts
                 .iter()
                 .map(|s| {
-                    let hour = s.unwrap_or_default().div_euclid(MICROS_PER_DAY / 24);
-                    *cache.entry(hour).or_insert_with(|| {
-                        let time =
-                            DateTime::from_timestamp(hour * 3_600, 0).map(|t| t.format("%Y-%m-%dT%H:00").to_string());
-                        interner.id(time.as_deref())
-                    })
-                })
-                .collect())
-        }
-        Dimension::Day => {
-            let starts =
-                column.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| schema_error("usage_start"))?;
-            let mut cache: HashMap<i64, u32> = HashMap::new();
-            Ok(starts
-                .iter()
-                .map(|s| {
-                    let day = s.unwrap_or_default().div_euclid(MICROS_PER_DAY);
-                    *cache.entry(day).or_insert_with(|| {
-                        let date = DateTime::from_timestamp(day * 86_400, 0).map(|t| t.date_naive().to_string());
-                        interner.id(date.as_deref())
+                    let slot = s.unwrap_or_default().div_euclid(bucket);
+                    *cache.entry(slot).or_insert_with(|| {
+                        let text = DateTime::from_timestamp_micros(slot * bucket).map(|t| t.format(format).to_string());
+                        interner.id(text.as_deref())
                     })
                 })
                 .collect())

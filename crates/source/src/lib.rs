@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use error::SourceError;
-pub use local::{LocalSource, list_local};
+pub use local::LocalSource;
 pub use s3::{S3Location, S3Options, S3Source};
 pub use stats::{RequestStats, StatsSnapshot};
 

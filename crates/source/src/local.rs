@@ -23,11 +23,6 @@ impl LocalSource {
         let location = root.display().to_string();
         Ok(LocalSource { root, base, location, stats: RequestStats::default() })
     }
-
-    /// The folder keys are relative to.
-    pub fn base(&self) -> &Path {
-        &self.base
-    }
 }
 
 impl ExportSource for LocalSource {
@@ -67,7 +62,7 @@ impl ExportSource for LocalSource {
 
 /// Lists a local directory (or a single file), keys relative to it with `/` separators.
 /// A file's "ETag" is its size and modification time: enough to notice a rewrite.
-pub fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, SourceError> {
+fn list_local(root: &Path) -> Result<Vec<ObjectInfo>, SourceError> {
     let info = |path: &Path, key: String| -> Result<ObjectInfo, SourceError> {
         let meta = std::fs::metadata(path).map_err(SourceError::io(path))?;
         let modified = meta.modified().ok();

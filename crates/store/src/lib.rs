@@ -70,4 +70,27 @@ impl Store {
     pub fn periods(&self) -> Result<Vec<BillingPeriod>, StoreError> {
         layout::periods(&self.root)
     }
+
+    /// Where a later stage's state file `name` lives: `state/<name>`.
+    pub fn state_path(&self, name: &str) -> PathBuf {
+        self.root.join(layout::STATE).join(name)
+    }
+
+    /// A later stage's state file, or `None` if it was never written.
+    pub fn read_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.state_path(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(path)(e)),
+        }
+    }
+
+    /// Replaces a later stage's state file as the store's own are: whole or not at all.
+    pub fn write_state(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.state_path(name);
+        let dir = path.parent().expect("state folder");
+        std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        state::write_atomically(&path, bytes)
+    }
 }
