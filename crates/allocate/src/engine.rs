@@ -7,7 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use chrono::DateTime;
-use curwatch_schema::columns as col;
+use curwatch_schema::columns::{self as col, API_GATEWAY_SERVICE};
 use curwatch_schema::intern::Interner;
 use curwatch_store::{PeriodRange, Store, StoreError};
 
@@ -15,7 +15,6 @@ use crate::classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, regi
 use crate::rules::{LineFacts, Rules, Split};
 use crate::split::split_proportionally;
 
-const API_GATEWAY: &str = "AmazonApiGateway";
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// The team of spend no tag, rule or account mapping claims.
 pub const UNALLOCATED: &str = "unallocated";
@@ -77,9 +76,13 @@ pub enum AllocateError {
     Schema(&'static str),
 }
 
-/// Grouping key of raw lines: period, day, account, region, usage type, resource, charge class,
-/// line item type, tags (canonical text).
-type RawKey = [u32; 9];
+/// A shared line's grouping key: period, day, account, product region, usage type, resource,
+/// charge class, line item type (interned ids; the day in days since 1970).
+type SharedKey = [u32; 8];
+
+/// An owned line's ownership inputs: account, product region, usage type, resource, tags.
+/// Lines with the same inputs get the same owner, so it is decided once per shape.
+type OwnerKey = [u32; 5];
 
 #[derive(Default, Clone, Copy)]
 struct RawSums {
@@ -87,106 +90,165 @@ struct RawSums {
     usage: f64,
 }
 
-/// Allocates API Gateway cost in the given billing periods, keeping every allocated row.
+/// Who owns a line shape, and why.
+struct Owner {
+    team: String,
+    owner_source: String,
+    labels: BTreeMap<String, String>,
+    rule: Option<usize>,
+    region: Option<String>,
+    api_type: ApiType,
+}
+
+/// Allocates API Gateway cost in the given billing periods, keeping every allocated row
+/// (rows of identical dimensions merged, in a stable order).
 pub fn allocate(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Allocation, AllocateError> {
-    let mut rows = Vec::new();
-    let mut allocation = allocate_each(store, periods, rules, &mut |row| rows.push(row))?;
-    allocation.rows = rows;
+    let mut merged: BTreeMap<RowShape, (Costs, f64)> = BTreeMap::new();
+    let mut allocation = allocate_each(store, periods, rules, &mut |row| {
+        let (costs, usage, shape) = RowShape::of(row);
+        let entry = merged.entry(shape).or_default();
+        entry.0.add(costs);
+        entry.1 += usage;
+    })?;
+    allocation.rows = merged.into_iter().map(|(shape, (costs, usage))| shape.into_row(costs, usage)).collect();
     Ok(allocation)
+}
+
+/// Everything of an allocated row but its amounts, ordered for output.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct RowShape {
+    billing_period: String,
+    day: String,
+    account: Option<String>,
+    team: String,
+    owner_source: String,
+    api_id: Option<String>,
+    stage: Option<String>,
+    api_type: ApiType,
+    component: Component,
+    region: Option<String>,
+    usage_type: Option<String>,
+    resource_id: Option<String>,
+    charge_class: String,
+    labels: BTreeMap<String, String>,
+}
+
+impl RowShape {
+    fn of(row: AllocatedRow) -> (Costs, f64, RowShape) {
+        let shape = RowShape {
+            billing_period: row.billing_period,
+            day: row.day,
+            account: row.account,
+            team: row.team,
+            owner_source: row.owner_source,
+            api_id: row.api_id,
+            stage: row.stage,
+            api_type: row.api_type,
+            component: row.component,
+            region: row.region,
+            usage_type: row.usage_type,
+            resource_id: row.resource_id,
+            charge_class: row.charge_class,
+            labels: row.labels,
+        };
+        (row.costs, row.usage_amount, shape)
+    }
+
+    fn into_row(self, costs: Costs, usage_amount: f64) -> AllocatedRow {
+        AllocatedRow {
+            billing_period: self.billing_period,
+            day: self.day,
+            account: self.account,
+            region: self.region,
+            usage_type: self.usage_type,
+            resource_id: self.resource_id,
+            charge_class: self.charge_class,
+            api_id: self.api_id,
+            stage: self.stage,
+            api_type: self.api_type,
+            component: self.component,
+            team: self.team,
+            owner_source: self.owner_source,
+            labels: self.labels,
+            costs,
+            usage_amount,
+        }
+    }
 }
 
 /// Allocates API Gateway cost, handing each allocated row to `sink` as it is made instead of
 /// keeping them: a caller that only sums rows by a few dimensions holds its groups, not the
 /// rows. The returned allocation carries the source totals and unmatched rules, no rows.
+///
+/// Memory follows the bill's structure (APIs, usage types, tag sets, accounts), not its
+/// length: the store is read twice, first for every API's type (a data-transfer line's type
+/// comes from its API's other lines), then to allocate line by line. Only lines that belong
+/// to no API are held until the end, when the usage they are split by is known.
 pub fn allocate_each(
     store: &Store,
     periods: PeriodRange,
     rules: &Rules,
     sink: &mut dyn FnMut(AllocatedRow),
 ) -> Result<Allocation, AllocateError> {
-    let (groups, strings) = scan(store, periods)?;
-    let text = |id: u32| strings.get(id).map(str::to_owned);
-
-    // Pass 1: classify every distinct line shape; API types need all of them.
-    let mut types = ApiTypes::default();
-    let mut classified: HashMap<(u32, u32), ApiLine> = HashMap::new();
-    for key in groups.keys() {
-        classified.entry((key[5], key[4])).or_insert_with(|| {
-            let line = classify_line(strings.get(key[5]), strings.get(key[4]));
-            types.observe(&line);
-            line
-        });
-    }
+    let mut strings = Interner::default();
+    let (classified, types) = classify_all(store, periods, &mut strings)?;
 
     let mut allocation = Allocation::default();
     let mut matched = vec![false; rules.rules.len()];
     let mut weights: BTreeMap<(u32, u32), BTreeMap<String, i128>> = BTreeMap::new();
-    let mut shared: Vec<(RawKey, RawSums)> = Vec::new();
-    let mut keys: Vec<&RawKey> = groups.keys().collect();
-    keys.sort_unstable();
-    for key in keys {
-        let sums = groups[key];
-        let [period, day, account, product_region, usage_type, resource, charge_class, _, tags] = *key;
-        allocation.source_totals.entry((text(period).unwrap_or_default(), text(account))).or_default().add(sums.costs);
-        let line = &classified[&(resource, usage_type)];
+    let mut shared: BTreeMap<SharedKey, RawSums> = BTreeMap::new();
+    let mut owners: HashMap<OwnerKey, Owner> = HashMap::new();
+    let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::new();
+    scan_lines(store, periods, &mut strings, &mut |strings, line| {
+        let RawLine { period, day, account, product_region, usage_type, resource, charge_class, line_item_type, tags } =
+            line.key;
+        source_totals.entry((period, account)).or_default().add(line.sums.costs);
+        let api = &classified[&(resource, usage_type)];
         let class = strings.get(charge_class).unwrap_or("other");
-        if line.api_id.is_none() && class != "usage" {
-            shared.push((*key, sums));
-            continue;
+        if api.api_id.is_none() && class != "usage" {
+            let key = [period, day, account, product_region, usage_type, resource, charge_class, line_item_type];
+            let sums = shared.entry(key).or_default();
+            sums.costs.add(line.sums.costs);
+            sums.usage += line.sums.usage;
+            return;
         }
-        // Pass 2: ownership — owner tag, then the first matching rule, then the account, else unallocated.
-        let tag_pairs = parse_tags(strings.get(tags));
-        let region = strings.get(usage_type).and_then(region_of_usage_type).or(strings.get(product_region));
-        let api_type = types.resolve(line);
-        let facts = LineFacts {
-            account: strings.get(account),
-            region,
-            api_id: line.api_id.as_deref(),
-            stage: line.stage.as_deref(),
-            api_type: api_type.as_str(),
-            usage_type: strings.get(usage_type),
-            tags: &tag_pairs,
-        };
-        let rule = rules.rules.iter().position(|r| r.matches(&facts));
-        if let Some(index) = rule {
+        let owner = owners
+            .entry([account, product_region, usage_type, resource, tags])
+            .or_insert_with(|| decide_owner(strings, rules, &types, api, line.key));
+        if let Some(index) = owner.rule {
             matched[index] = true;
         }
-        let rule = rule.map(|i| &rules.rules[i]);
-        let owner_tag = tag_pairs.iter().find(|(k, _)| *k == rules.owner_tag).map(|(_, v)| v.clone());
-        let (team, owner_source) = if let Some(team) = owner_tag {
-            (team, "tag".to_owned())
-        } else if let Some(team) = rule.and_then(|r| r.team.clone()) {
-            (team, format!("rule:{}", rule.expect("matched").name))
-        } else if let Some(team) = facts.account.and_then(|a| rules.accounts.get(a)) {
-            (team.clone(), "account".to_owned())
-        } else {
-            (UNALLOCATED.to_owned(), UNALLOCATED.to_owned())
-        };
         if class == "usage" {
-            *weights.entry((period, account)).or_default().entry(team.clone()).or_default() += sums.costs.unblended;
+            *weights.entry((period, account)).or_default().entry(owner.team.clone()).or_default() +=
+                line.sums.costs.unblended;
         }
         sink(AllocatedRow {
-            billing_period: text(period).unwrap_or_default(),
+            billing_period: strings.get(period).unwrap_or_default().to_owned(),
             day: day_text(day),
-            account: text(account),
-            region: region.map(str::to_owned),
-            usage_type: text(usage_type),
-            resource_id: text(resource),
+            account: strings.get(account).map(str::to_owned),
+            region: owner.region.clone(),
+            usage_type: strings.get(usage_type).map(str::to_owned),
+            resource_id: strings.get(resource).map(str::to_owned),
             charge_class: class.to_owned(),
-            api_id: line.api_id.clone(),
-            stage: line.stage.clone(),
-            api_type,
-            component: line.component.unwrap_or(Component::Other),
-            team,
-            owner_source,
-            labels: rule.map(|r| r.labels.clone()).unwrap_or_default(),
-            costs: sums.costs,
-            usage_amount: sums.usage,
+            api_id: api.api_id.clone(),
+            stage: api.stage.clone(),
+            api_type: owner.api_type,
+            component: api.component.unwrap_or(Component::Other),
+            team: owner.team.clone(),
+            owner_source: owner.owner_source.clone(),
+            labels: owner.labels.clone(),
+            costs: line.sums.costs,
+            usage_amount: line.sums.usage,
         });
-    }
+    })?;
+    let text = |id: u32| strings.get(id).map(str::to_owned);
+    allocation.source_totals = source_totals
+        .into_iter()
+        .map(|((period, account), costs)| ((text(period).unwrap_or_default(), text(account)), costs))
+        .collect();
 
     for (key, sums) in shared {
-        let [period, day, account, product_region, usage_type, resource, charge_class, line_item_type, _] = key;
+        let [period, day, account, product_region, usage_type, resource, charge_class, line_item_type] = key;
         let class = strings.get(charge_class).unwrap_or("other");
         let decision = rules.shared.decide(strings.get(account), class, strings.get(line_item_type));
         let usage = weights.get(&(period, account));
@@ -254,6 +316,94 @@ fn parse_tags(text: Option<&str>) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
+/// The ownership of one line shape: owner tag, then the first matching rule, then the
+/// account, else unallocated.
+fn decide_owner(strings: &Interner, rules: &Rules, types: &ApiTypes, api: &ApiLine, line: RawLine) -> Owner {
+    let tag_pairs = parse_tags(strings.get(line.tags));
+    let region = strings.get(line.usage_type).and_then(region_of_usage_type).or(strings.get(line.product_region));
+    let api_type = types.resolve(api);
+    let facts = LineFacts {
+        account: strings.get(line.account),
+        region,
+        api_id: api.api_id.as_deref(),
+        stage: api.stage.as_deref(),
+        api_type: api_type.as_str(),
+        usage_type: strings.get(line.usage_type),
+        tags: &tag_pairs,
+    };
+    let rule_index = rules.rules.iter().position(|r| r.matches(&facts));
+    let rule = rule_index.map(|i| &rules.rules[i]);
+    let owner_tag = tag_pairs.iter().find(|(k, _)| *k == rules.owner_tag).map(|(_, v)| v.clone());
+    let (team, owner_source) = if let Some(team) = owner_tag {
+        (team, "tag".to_owned())
+    } else if let Some((rule, team)) = rule.and_then(|r| r.team.clone().map(|t| (r, t))) {
+        (team, format!("rule:{}", rule.name))
+    } else if let Some(team) = facts.account.and_then(|a| rules.accounts.get(a)) {
+        (team.clone(), "account".to_owned())
+    } else {
+        (UNALLOCATED.to_owned(), UNALLOCATED.to_owned())
+    };
+    Owner {
+        team,
+        owner_source,
+        labels: rule.map(|r| r.labels.clone()).unwrap_or_default(),
+        rule: rule_index,
+        region: region.map(str::to_owned),
+        api_type,
+    }
+}
+
+/// Classification of each distinct (resource, usage type), keyed by interned ids.
+type Classified = HashMap<(u32, u32), ApiLine>;
+
+/// First pass: classifies every distinct resource and usage type of API Gateway lines and
+/// settles each API's type from all of them.
+fn classify_all(
+    store: &Store,
+    periods: PeriodRange,
+    strings: &mut Interner,
+) -> Result<(Classified, ApiTypes), AllocateError> {
+    let mut types = ApiTypes::default();
+    let mut classified: Classified = HashMap::new();
+    let columns = [col::SERVICE, col::RESOURCE_ID, col::USAGE_TYPE];
+    for batch in store.scan_service(&columns, periods, API_GATEWAY_SERVICE)? {
+        let batch = batch?;
+        let Some(rows) = gateway_rows(&batch)? else { continue };
+        let resource = ids(&batch, col::RESOURCE_ID, strings)?;
+        let usage_type = ids(&batch, col::USAGE_TYPE, strings)?;
+        for row in rows {
+            let (resource, usage_type) = (resource[row], usage_type[row]);
+            classified.entry((resource, usage_type)).or_insert_with(|| {
+                let line = classify_line(strings.get(resource), strings.get(usage_type));
+                types.observe(&line);
+                line
+            });
+        }
+    }
+    Ok((classified, types))
+}
+
+/// One API Gateway line as the second pass sees it: interned dimensions and its amounts.
+#[derive(Clone, Copy)]
+struct RawLine {
+    period: u32,
+    /// Days since 1970-01-01.
+    day: u32,
+    account: u32,
+    product_region: u32,
+    usage_type: u32,
+    resource: u32,
+    charge_class: u32,
+    line_item_type: u32,
+    /// Tags as sorted `key=value` lines.
+    tags: u32,
+}
+
+struct LineAmounts {
+    key: RawLine,
+    sums: RawSums,
+}
+
 const COLUMNS: [&str; 14] = [
     col::BILLING_PERIOD,
     col::USAGE_START,
@@ -271,31 +421,23 @@ const COLUMNS: [&str; 14] = [
     col::USAGE_AMOUNT,
 ];
 
-/// Streams the store's API Gateway rows into groups of identical shape.
-fn scan(store: &Store, periods: PeriodRange) -> Result<(HashMap<RawKey, RawSums>, Interner), AllocateError> {
-    let mut strings = Interner::default();
-    let mut groups: HashMap<RawKey, RawSums> = HashMap::new();
-    for batch in store.scan(&COLUMNS, periods)? {
+/// Second pass: hands every API Gateway line of the store to `each`, one at a time.
+fn scan_lines(
+    store: &Store,
+    periods: PeriodRange,
+    strings: &mut Interner,
+    each: &mut dyn FnMut(&Interner, LineAmounts),
+) -> Result<(), AllocateError> {
+    for batch in store.scan_service(&COLUMNS, periods, API_GATEWAY_SERVICE)? {
         let batch = batch?;
-        let service = dictionary(&batch, col::SERVICE)?;
-        let service_values = service.values().as_string::<i32>();
-        let Some(gateway) = (0..service_values.len()).find(|&i| service_values.value(i) == API_GATEWAY) else {
-            continue;
-        };
-        let mut ids = |name: &'static str| -> Result<Vec<u32>, AllocateError> {
-            let dict = dictionary(&batch, name)?;
-            let values = dict.values().as_string::<i32>();
-            let value_ids: Vec<u32> =
-                (0..values.len()).map(|i| strings.id(values.is_valid(i).then(|| values.value(i)))).collect();
-            Ok(dict.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect())
-        };
-        let period = ids(col::BILLING_PERIOD)?;
-        let account = ids(col::ACCOUNT_ID)?;
-        let region = ids(col::REGION)?;
-        let usage_type = ids(col::USAGE_TYPE)?;
-        let resource = ids(col::RESOURCE_ID)?;
-        let charge_class = ids(col::CHARGE_CLASS)?;
-        let line_item_type = ids(col::LINE_ITEM_TYPE)?;
+        let Some(rows) = gateway_rows(&batch)? else { continue };
+        let period = ids(&batch, col::BILLING_PERIOD, strings)?;
+        let account = ids(&batch, col::ACCOUNT_ID, strings)?;
+        let region = ids(&batch, col::REGION, strings)?;
+        let usage_type = ids(&batch, col::USAGE_TYPE, strings)?;
+        let resource = ids(&batch, col::RESOURCE_ID, strings)?;
+        let charge_class = ids(&batch, col::CHARGE_CLASS, strings)?;
+        let line_item_type = ids(&batch, col::LINE_ITEM_TYPE, strings)?;
         let starts = batch
             .column_by_name(col::USAGE_START)
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
@@ -317,15 +459,15 @@ fn scan(store: &Store, periods: PeriodRange) -> Result<(HashMap<RawKey, RawSums>
         let (tag_keys, tag_values, offsets) =
             (tags.keys().as_string::<i32>(), tags.values().as_string::<i32>(), tags.value_offsets());
         let mut tag_text = String::new();
-        for row in 0..batch.num_rows() {
-            if service.is_null(row) || service.keys().value(row) as usize != gateway {
-                continue;
-            }
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for row in rows {
             tag_text.clear();
-            let mut pairs: Vec<(&str, &str)> = (offsets[row] as usize..offsets[row + 1] as usize)
-                .filter(|&i| tag_values.is_valid(i))
-                .map(|i| (tag_keys.value(i), tag_values.value(i)))
-                .collect();
+            pairs.clear();
+            pairs.extend(
+                (offsets[row] as usize..offsets[row + 1] as usize)
+                    .filter(|&i| tag_values.is_valid(i))
+                    .map(|i| (tag_keys.value(i), tag_values.value(i))),
+            );
             pairs.sort_unstable();
             for (i, (k, v)) in pairs.iter().enumerate() {
                 if i > 0 {
@@ -335,29 +477,49 @@ fn scan(store: &Store, periods: PeriodRange) -> Result<(HashMap<RawKey, RawSums>
                 tag_text.push('=');
                 tag_text.push_str(&v.replace('\n', " "));
             }
-            let day = starts.value(row).div_euclid(MICROS_PER_DAY) as u32;
-            let key: RawKey = [
-                period[row],
-                day,
-                account[row],
-                region[row],
-                usage_type[row],
-                resource[row],
-                charge_class[row],
-                line_item_type[row],
-                strings.id(Some(&tag_text)),
-            ];
             let unblended = if unblended.is_valid(row) { unblended.value(row) } else { 0 };
-            let sums = groups.entry(key).or_default();
-            sums.costs.add(Costs {
+            let key = RawLine {
+                period: period[row],
+                day: starts.value(row).div_euclid(MICROS_PER_DAY) as u32,
+                account: account[row],
+                product_region: region[row],
+                usage_type: usage_type[row],
+                resource: resource[row],
+                charge_class: charge_class[row],
+                line_item_type: line_item_type[row],
+                tags: strings.id(Some(&tag_text)),
+            };
+            let costs = Costs {
                 unblended,
                 net: if net.is_valid(row) { net.value(row) } else { unblended },
                 amortized: if amortized.is_valid(row) { amortized.value(row) } else { 0 },
-            });
-            sums.usage += if usage.is_valid(row) { usage.value(row) } else { 0.0 };
+            };
+            let usage = if usage.is_valid(row) { usage.value(row) } else { 0.0 };
+            each(strings, LineAmounts { key, sums: RawSums { costs, usage } });
         }
     }
-    Ok((groups, strings))
+    Ok(())
+}
+
+/// The batch's API Gateway rows, or `None` when it has none.
+fn gateway_rows(batch: &RecordBatch) -> Result<Option<Vec<usize>>, AllocateError> {
+    let service = dictionary(batch, col::SERVICE)?;
+    let values = service.values().as_string::<i32>();
+    let Some(gateway) = (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) == API_GATEWAY_SERVICE)
+    else {
+        return Ok(None);
+    };
+    let keys = service.keys();
+    Ok(Some((0..batch.num_rows()).filter(|&row| keys.is_valid(row) && keys.value(row) as usize == gateway).collect()))
+}
+
+/// A text column's values as interned ids, row by row (0 for null or empty).
+fn ids(batch: &RecordBatch, name: &'static str, strings: &mut Interner) -> Result<Vec<u32>, AllocateError> {
+    let dict = dictionary(batch, name)?;
+    let values = dict.values().as_string::<i32>();
+    let value_ids: Vec<u32> =
+        (0..values.len()).map(|i| strings.id(values.is_valid(i).then(|| values.value(i)))).collect();
+    Ok(dict.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect())
 }
 
 fn dictionary<'a>(

@@ -8,9 +8,8 @@ use curwatch_allocate::Rules;
 use curwatch_anomaly::monitor::FIELDS;
 use curwatch_anomaly::{Anomaly, Monitor, Observation, SeriesSet, state};
 use curwatch_report::{Dimension, ReportRequest, run_report};
+use curwatch_schema::columns::API_GATEWAY_SERVICE as API_GATEWAY;
 use curwatch_store::Store;
-
-const API_GATEWAY: &str = "AmazonApiGateway";
 
 /// Every day's (or, when `hourly`, every hour's) cost per combination of the fields
 /// monitors and root causes use. Hourly API Gateway lines carry API, stage and component

@@ -133,9 +133,10 @@ impl CurPlan {
             Some(map) if self.format == ExportFormat::Cur2 => Some(map),
             _ => None,
         };
-        let service_name = match raw.text(PRODUCT_NAME)? {
-            Some(names) => text_column(Some(&names), len),
-            None => product_attribute(raw, product_map.as_ref(), &["product_name"], len)?,
+        let service_name = if raw.has(PRODUCT_NAME) {
+            raw.dictionary_text(PRODUCT_NAME)?
+        } else {
+            product_attribute(raw, product_map.as_ref(), &["product_name"], len)?
         };
         let region = match (raw.text(REGION_CODE)?, raw.text(REGION)?) {
             (Some(codes), Some(regions)) => {
@@ -151,20 +152,20 @@ impl CurPlan {
             billing_period,
             usage_start: starts,
             usage_end: raw.timestamps(USAGE_END)?.unwrap_or_else(|| vec![None; len]),
-            payer_account_id: text_column(raw.text(PAYER)?.as_ref(), len),
-            account_id: text_column(raw.text(ACCOUNT)?.as_ref(), len),
-            line_item_type: text_column(Some(&line_item_type), len),
+            payer_account_id: raw.dictionary_text(PAYER)?,
+            account_id: raw.dictionary_text(ACCOUNT)?,
+            line_item_type: raw.dictionary_text(LINE_ITEM_TYPE)?,
             charge_class,
             provider: constant_text("AWS", len),
             service: services,
             service_name,
             region,
-            usage_type: text_column(raw.text(USAGE_TYPE)?.as_ref(), len),
-            operation: text_column(raw.text(OPERATION)?.as_ref(), len),
-            resource_id: text_column(raw.text(RESOURCE_ID)?.as_ref(), len),
+            usage_type: raw.dictionary_text(USAGE_TYPE)?,
+            operation: raw.dictionary_text(OPERATION)?,
+            resource_id: raw.dictionary_text(RESOURCE_ID)?,
             usage_amount: raw.float(USAGE_AMOUNT)?.unwrap_or_else(|| vec![None; len].into()),
-            pricing_unit: text_column(raw.text(PRICING_UNIT)?.as_ref(), len),
-            currency: text_column(raw.text(CURRENCY)?.as_ref(), len),
+            pricing_unit: raw.dictionary_text(PRICING_UNIT)?,
+            currency: raw.dictionary_text(CURRENCY)?,
             net_unblended_cost: raw.money(NET_UNBLENDED)?.unwrap_or_else(|| vec![None; len]),
             unblended_cost: unblended,
             amortized_cost: amortized,

@@ -11,7 +11,9 @@ use arrow_schema::{DataType, Field, Schema};
 use curwatch_schema::naming::aws_column_name;
 use flate2::read::MultiGzDecoder;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::canonical::FileContext;
 use crate::error::{ErrorKind, IngestError, Location};
@@ -110,7 +112,14 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 
 fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader, IngestError> {
     let err = |kind| IngestError::new(path, kind);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
+    // Text read as dictionaries keeps the file's own dictionary pages: values are decoded once
+    // per row group, and rows are just keys all the way into the store.
+    let options = ArrowReaderOptions::new().with_schema(text_as_dictionaries(metadata.schema()));
+    let metadata = ArrowReaderMetadata::try_new(metadata.metadata().clone(), options)
+        .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let (format, plan) = Plan::for_columns(&columns).map_err(err)?;
     let roots: Vec<usize> = plan.wanted().iter().filter_map(|w| columns.iter().position(|c| c == w)).collect();
@@ -129,6 +138,19 @@ fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader,
         ctx,
         raw: Box::new(ParquetBatches { reader, next_row: 1 }),
     })
+}
+
+/// The file's Arrow schema with top-level UTF-8 columns as `Dictionary(Int32, Utf8)`.
+fn text_as_dictionaries(schema: &Schema) -> Arc<Schema> {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(curwatch_schema::columns::text_type()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 struct ParquetBatches {

@@ -4,11 +4,12 @@
 //! accepts every encoding exports are seen with and names the row of a bad value.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, Float64Array, MapArray, RecordBatch, StringArray};
+use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use curwatch_schema::Money;
 
+use crate::canonical::text_column;
 use crate::error::{ErrorKind, Location};
 use crate::timestamp::parse_timestamp_micros;
 
@@ -49,6 +50,10 @@ impl RawBatch {
         self.batch.column_by_name(name)
     }
 
+    pub fn has(&self, name: &str) -> bool {
+        self.column(name).is_some()
+    }
+
     /// A required value that is empty on this row.
     pub fn required_missing(&self, row: usize, column: &str) -> ErrorKind {
         self.bad_value(row, column, "empty, but every line item needs it".to_owned())
@@ -77,6 +82,18 @@ impl RawBatch {
         }
         let cast = arrow_cast::cast(array, &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
         Ok(Some(cast.as_string::<i32>().clone()))
+    }
+
+    /// A text column as canonical dictionary text (empty values null); all null when the file
+    /// lacks it. Parquet columns arrive dictionary-encoded and pass through without touching
+    /// a row: only the (small) dictionary is checked for empty strings.
+    pub fn dictionary_text(&self, name: &str) -> Result<ArrayRef, ErrorKind> {
+        if let Some(dictionary) = self.column(name).and_then(|c| c.as_dictionary_opt::<Int32Type>())
+            && let Some(values) = dictionary.values().as_string_opt::<i32>()
+        {
+            return Ok(without_empty_values(dictionary, values));
+        }
+        Ok(text_column(self.text(name)?.as_ref(), self.len()))
     }
 
     /// A money column as exact amounts.
@@ -283,4 +300,16 @@ pub(crate) fn clip(text: &str) -> String {
     } else {
         format!("{}…", text.chars().take(MAX).collect::<String>())
     }
+}
+
+/// The dictionary with rows whose value is the empty string made null, as exports mean by them.
+fn without_empty_values(dictionary: &DictionaryArray<Int32Type>, values: &StringArray) -> ArrayRef {
+    let empty: Vec<bool> = (0..values.len()).map(|i| values.is_valid(i) && values.value(i).is_empty()).collect();
+    if !empty.contains(&true) {
+        return std::sync::Arc::new(dictionary.clone());
+    }
+    let keys: Int32Array = dictionary.keys().iter().map(|k| k.filter(|&k| !empty[k as usize])).collect();
+    std::sync::Arc::new(
+        DictionaryArray::<Int32Type>::try_new(keys, dictionary.values().clone()).expect("keys were valid already"),
+    )
 }

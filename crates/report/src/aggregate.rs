@@ -9,7 +9,9 @@ use arrow_array::{Array, RecordBatch};
 use chrono::{DateTime, NaiveDate};
 use curwatch_allocate::Rules;
 use curwatch_schema::Money;
-use curwatch_schema::columns::{AMORTIZED_COST, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START};
+use curwatch_schema::columns::{
+    AMORTIZED_COST, API_GATEWAY_SERVICE, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START,
+};
 use curwatch_schema::intern::Interner;
 use curwatch_store::{PeriodRange, Store, StoreError};
 
@@ -148,7 +150,16 @@ pub(crate) fn aggregate(
     let mut interners: Vec<Interner> = dimensions.iter().map(|_| Interner::default()).collect();
     let mut groups: HashMap<Box<[u32]>, i128> = HashMap::new();
     let width = dimensions.len();
-    for batch in store.scan(&columns, request.periods)? {
+    // Service names match without regard to case; row-group statistics are exact bytes, so
+    // only the stored spelling of API Gateway (whose lines sit in row groups of their own)
+    // prunes by them.
+    let scan = match &request.service {
+        Some(service) if service.eq_ignore_ascii_case(API_GATEWAY_SERVICE) => {
+            store.scan_service(&columns, request.periods, API_GATEWAY_SERVICE)?
+        }
+        _ => store.scan(&columns, request.periods)?,
+    };
+    for batch in scan {
         let batch = batch?;
         let keep = row_filter(&batch, request)?;
         let costs = metric_costs(&batch, request.metric)?;

@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate, allocate_each};
+use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate_each};
 use curwatch_schema::Money;
+use curwatch_schema::columns::API_GATEWAY_SERVICE;
 use curwatch_store::{PeriodRange, Store};
 
 use crate::aggregate::{Group, Metric, ReportError, ReportRequest};
@@ -32,7 +33,7 @@ fn value(row: &AllocatedRow, dim: &Dimension) -> Result<Option<String>, ReportEr
         Dimension::UsageType => row.usage_type.clone(),
         Dimension::ResourceId => row.resource_id.clone(),
         Dimension::ChargeClass => Some(row.charge_class.clone()),
-        Dimension::Service => Some("AmazonApiGateway".to_owned()),
+        Dimension::Service => Some(API_GATEWAY_SERVICE.to_owned()),
         Dimension::ApiId => row.api_id.clone(),
         Dimension::Stage => row.stage.clone(),
         Dimension::ApiType => Some(row.api_type.as_str().to_owned()),
@@ -54,7 +55,7 @@ fn metric_units(costs: &Costs, metric: Metric) -> i128 {
 
 /// Groups allocated API Gateway cost by the requested dimensions.
 pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(Vec<Group>, Vec<String>), ReportError> {
-    if request.service.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("AmazonApiGateway")) {
+    if request.service.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(API_GATEWAY_SERVICE)) {
         return Err(ReportError::Unsupported("allocation dimensions cover AmazonApiGateway only".into()));
     }
     if let Some(dim) = request.dimensions.iter().find(|d| !supported(d)) {
@@ -123,12 +124,10 @@ pub fn reconcile(
     rules: &Rules,
     metric: Metric,
 ) -> Result<Reconciliation, ReportError> {
-    let allocation = allocate(store, periods, rules)?;
     let mut allocated: BTreeMap<(String, Option<String>), i128> = BTreeMap::new();
-    for row in &allocation.rows {
-        *allocated.entry((row.billing_period.clone(), row.account.clone())).or_default() +=
-            metric_units(&row.costs, metric);
-    }
+    let allocation = allocate_each(store, periods, rules, &mut |row| {
+        *allocated.entry((row.billing_period, row.account)).or_default() += metric_units(&row.costs, metric);
+    })?;
     let rows = allocation
         .source_totals
         .iter()

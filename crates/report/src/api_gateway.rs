@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use curwatch_allocate::{ApiLine, ApiTypes, classify_line};
+use curwatch_schema::columns::API_GATEWAY_SERVICE as API_GATEWAY;
 
 use crate::aggregate::{Group, ReportError, ReportRequest, aggregate};
 use crate::dimension::Dimension;
-
-const API_GATEWAY: &str = "AmazonApiGateway";
 
 pub(crate) fn derive(store: &curwatch_store::Store, request: &ReportRequest) -> Result<Vec<Group>, ReportError> {
     // Read every plain dimension, plus the columns classification needs.

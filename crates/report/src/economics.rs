@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use curwatch_allocate::{AllocatedRow, Component, Rules, allocate};
+use curwatch_allocate::{AllocatedRow, Component, Rules, allocate_each};
 use curwatch_schema::Money;
 use curwatch_store::{PeriodRange, Store};
 
@@ -46,11 +46,11 @@ impl StageUsage {
 
 /// Per API and stage usage in `periods` (owned lines only; shared shares have no API).
 pub fn stage_usage(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Vec<StageUsage>, ReportError> {
-    let allocation = allocate(store, periods, rules)?;
     let mut stages: BTreeMap<(String, Option<String>), StageUsage> = BTreeMap::new();
     let mut team_cost: BTreeMap<(String, Option<String>), BTreeMap<String, Money>> = BTreeMap::new();
-    for row in allocation.rows.iter().filter(|r| r.api_id.is_some()) {
-        let key = (row.api_id.clone().expect("filtered"), row.stage.clone());
+    allocate_each(store, periods, rules, &mut |row| {
+        let Some(api_id) = row.api_id.clone() else { return };
+        let key = (api_id, row.stage.clone());
         let entry = stages.entry(key.clone()).or_insert_with(|| StageUsage {
             api_id: key.0.clone(),
             stage: key.1.clone(),
@@ -59,10 +59,9 @@ pub fn stage_usage(store: &Store, periods: PeriodRange, rules: &Rules) -> Result
         });
         let slot = entry.components.entry(row.component.as_str()).or_insert((Money::ZERO, 0.0));
         slot.0 += Money::from_units(row.costs.unblended);
-        slot.1 += billable_units(row);
-        *team_cost.entry(key).or_default().entry(row.team.clone()).or_default() +=
-            Money::from_units(row.costs.unblended);
-    }
+        slot.1 += billable_units(&row);
+        *team_cost.entry(key).or_default().entry(row.team).or_default() += Money::from_units(row.costs.unblended);
+    })?;
     for (key, usage) in &mut stages {
         // The team that owns most of a stage's cost speaks for it.
         usage.team = team_cost[key].iter().max_by_key(|(_, c)| **c).map(|(t, _)| t.clone()).unwrap_or_default();

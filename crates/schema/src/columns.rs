@@ -31,6 +31,10 @@ pub const COST_CATEGORIES: &str = "cost_categories";
 pub const EXPORT: &str = "export";
 pub const SOURCE_FILE: &str = "source_file";
 
+/// The `service` value of Amazon API Gateway lines: the store keeps them in row groups of their
+/// own so that readers after only them skip everything else by row-group statistics.
+pub const API_GATEWAY_SERVICE: &str = "AmazonApiGateway";
+
 /// The Arrow type of every low-cardinality text column: dictionary-encoded in memory and on disk.
 pub fn text_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))

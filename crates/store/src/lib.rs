@@ -54,7 +54,13 @@ impl Store {
 
     /// Streams canonical batches with only `columns`, from partitions in `periods`.
     pub fn scan(&self, columns: &[&str], periods: PeriodRange) -> Result<Scan, StoreError> {
-        Ok(Scan::new(self.partition_files(periods)?, columns))
+        Ok(Scan::new(self.partition_files(periods)?, columns, None))
+    }
+
+    /// Like [`Store::scan`], but skips row groups whose statistics show they hold no line of
+    /// `service`. Batches may still hold other services' lines; callers filter rows.
+    pub fn scan_service(&self, columns: &[&str], periods: PeriodRange, service: &str) -> Result<Scan, StoreError> {
+        Ok(Scan::new(self.partition_files(periods)?, columns, Some(service)))
     }
 
     /// The partition files of the periods in `range`, for engines that read Parquet themselves.

@@ -7,12 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type};
-use arrow_array::{Array, RecordBatch, UInt32Array};
-use curwatch_schema::columns::{AMORTIZED_COST, BILLING_PERIOD, UNBLENDED_COST};
+use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
+use curwatch_schema::columns::{
+    ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, SERVICE, UNBLENDED_COST, USAGE_START,
+};
 use curwatch_schema::{BillingPeriod, Money, canonical_schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::Store;
 use crate::error::StoreError;
@@ -32,12 +35,70 @@ pub struct UnitSource {
     pub source_files: Vec<SourceFileRecord>,
 }
 
+/// Rows per row group: small enough that a reader skips finely and decodes on every core,
+/// large enough that dictionaries and compression pay off (DuckDB writes 122,880).
+pub(crate) const ROW_GROUP_ROWS: usize = 1 << 17;
+
 struct PartitionWriter {
     staged: PathBuf,
     writer: ArrowWriter<File>,
     rows: u64,
     unblended: Money,
     amortized: Money,
+    /// API Gateway rows held back until they fill a row group of their own.
+    clustered: Vec<RecordBatch>,
+    clustered_rows: usize,
+}
+
+impl PartitionWriter {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        let (gateway, others) = split_by_service(batch, API_GATEWAY_SERVICE)?;
+        if let Some(others) = others {
+            self.writer.write(&others).map_err(StoreError::parquet(&self.staged))?;
+        }
+        if let Some(gateway) = gateway {
+            self.clustered_rows += gateway.num_rows();
+            self.clustered.push(gateway);
+            while self.clustered_rows >= ROW_GROUP_ROWS {
+                self.write_clustered(ROW_GROUP_ROWS)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the row group in progress, then writes `rows` held-back rows as row groups of
+    /// their own (the writer closes a row group by itself at `ROW_GROUP_ROWS`).
+    fn write_clustered(&mut self, mut rows: usize) -> Result<(), StoreError> {
+        let staged = &self.staged;
+        self.writer.flush().map_err(StoreError::parquet(staged))?;
+        let held = std::mem::take(&mut self.clustered);
+        let mut rest = Vec::new();
+        for batch in held {
+            if rows == 0 {
+                rest.push(batch);
+                continue;
+            }
+            let take = rows.min(batch.num_rows());
+            self.writer.write(&batch.slice(0, take)).map_err(StoreError::parquet(staged))?;
+            if take < batch.num_rows() {
+                rest.push(batch.slice(take, batch.num_rows() - take));
+            }
+            rows -= take;
+        }
+        self.writer.flush().map_err(StoreError::parquet(staged))?;
+        self.clustered = rest;
+        self.clustered_rows = self.clustered.iter().map(RecordBatch::num_rows).sum();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(PathBuf, u64, Money, Money), StoreError> {
+        if self.clustered_rows > 0 {
+            self.write_clustered(self.clustered_rows)?;
+        }
+        let file = self.writer.into_inner().map_err(StoreError::parquet(&self.staged))?;
+        file.sync_all().map_err(StoreError::io(&self.staged))?;
+        Ok((self.staged, self.rows, self.unblended, self.amortized))
+    }
 }
 
 /// Rows of one unit on their way into the store. Dropping it without `commit` leaves the
@@ -85,7 +146,15 @@ impl UnitWriter {
             let file = File::create(&staged).map_err(StoreError::io(&staged))?;
             let writer = ArrowWriter::try_new(file, canonical_schema(), Some(writer_properties()))
                 .map_err(StoreError::parquet(&staged))?;
-            let partition = PartitionWriter { staged, writer, rows: 0, unblended: Money::ZERO, amortized: Money::ZERO };
+            let partition = PartitionWriter {
+                staged,
+                writer,
+                rows: 0,
+                unblended: Money::ZERO,
+                amortized: Money::ZERO,
+                clustered: Vec::new(),
+                clustered_rows: 0,
+            };
             self.partitions.insert(period, partition);
         }
         Ok(self.partitions.get_mut(&period).expect("just inserted"))
@@ -105,7 +174,7 @@ impl UnitWriter {
             partition.unblended += sum_money(&part, UNBLENDED_COST);
             partition.amortized += sum_money(&part, AMORTIZED_COST);
             partition.rows += part.num_rows() as u64;
-            partition.writer.write(&part).map_err(StoreError::parquet(&partition.staged))?;
+            partition.write(&part)?;
         }
         Ok(())
     }
@@ -115,9 +184,7 @@ impl UnitWriter {
         let ingested_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut staged = Vec::new();
         for (period, partition) in std::mem::take(&mut self.partitions) {
-            let PartitionWriter { staged: path, writer, rows, unblended, amortized } = partition;
-            let file = writer.into_inner().map_err(StoreError::parquet(&path))?;
-            file.sync_all().map_err(StoreError::io(&path))?;
+            let (path, rows, unblended, amortized) = partition.finish()?;
             staged.push((period, path, rows, unblended, amortized));
         }
         let mut records = Vec::new();
@@ -161,12 +228,45 @@ impl Drop for UnitWriter {
     }
 }
 
+/// Columns whose row-group min/max readers prune by. Statistics cost a comparison per value
+/// as they are written, so the other columns go without.
+const PRUNED_BY: [&str; 5] = [BILLING_PERIOD, USAGE_START, ACCOUNT_ID, CHARGE_CLASS, SERVICE];
+
 fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(1 << 20))
-        .set_created_by(format!("curwatch {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_created_by(format!("curwatch {}", env!("CARGO_PKG_VERSION")));
+    for column in PRUNED_BY {
+        properties = properties.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
+    }
+    properties.build()
+}
+
+/// Splits a batch into its rows of `service` and the rest; `None` when a side is empty.
+fn split_by_service(
+    batch: &RecordBatch,
+    service: &str,
+) -> Result<(Option<RecordBatch>, Option<RecordBatch>), StoreError> {
+    let column = batch
+        .column_by_name(SERVICE)
+        .and_then(|c| c.as_dictionary_opt::<Int32Type>())
+        .ok_or_else(|| StoreError::Invalid("service is not dictionary text".into()))?;
+    let values = column.values().as_string::<i32>();
+    let Some(wanted) = (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) == service) else {
+        return Ok((None, Some(batch.clone())));
+    };
+    let mask: BooleanArray = column.keys().iter().map(|k| Some(k == Some(wanted as i32))).collect();
+    let matching = mask.true_count();
+    if matching == batch.num_rows() {
+        return Ok((Some(batch.clone()), None));
+    }
+    let filter = |mask: &BooleanArray| {
+        arrow_select::filter::filter_record_batch(batch, mask).map_err(|e| StoreError::Invalid(e.to_string()))
+    };
+    let others: BooleanArray = mask.values().iter().map(|m| Some(!m)).collect();
+    Ok((Some(filter(&mask)?), Some(filter(&others)?)))
 }
 
 /// The rows of a batch bound for one period; `None` means all of them.
