@@ -80,6 +80,7 @@ def main():
         out = data / size / "duckdb-canonical.parquet"
         cases = [
             ("curwatch ingest", lambda: [args.curwatch, "--store", store, "ingest", "-q", "--full", exports], True),
+            ("curwatch ingest, nothing new (incremental re-run)", lambda: [args.curwatch, "--store", store, "ingest", "-q", exports], False),
             ("curwatch report --by service", lambda: [args.curwatch, "--store", store, "report", "--by", "service", "--format", "csv"], False),
             ("curwatch report --by team,api_id,stage", lambda: [args.curwatch, "--store", store, "report", "--by", "team,api_id,stage", "--format", "csv"], False),
             ("DuckDB COPY canonical columns (raw)", lambda: duckdb("copy_canonical.sql", raw=raw, out=out), False),
@@ -118,6 +119,7 @@ def main():
         ratios = [
             ("ingest / DuckDB COPY", w("curwatch ingest") / w("DuckDB COPY canonical columns (raw)"), "≤ 0.7"),
             ("ingest / decode floor", w("curwatch ingest") / w("decode floor (parquet crate, needed columns)"), "≤ 2.5"),
+            ("incremental re-run, nothing new (s)", w("curwatch ingest, nothing new (incremental re-run)"), "< 1 s"),
             ("report by service / DuckDB on store", w("curwatch report --by service") / w("DuckDB by service (curwatch store)"), "≤ 1.0"),
             ("report by service / DuckDB on raw", w("curwatch report --by service") / w("DuckDB by service (raw)"), "≤ 0.2"),
             ("report team,api,stage / DuckDB on store", w("curwatch report --by team,api_id,stage") / w("DuckDB by team,api_id,stage (curwatch store)"), "≤ 1.0"),
@@ -125,6 +127,15 @@ def main():
         ]
         for name, value, target in ratios:
             print(f"| {size} | {name} | {value:.2f} | {target} |")
+    # Time and memory per row should not depend on the month's size.
+    sizes = args.sizes.split(",")
+    rows_of = {r["size"]: r["rows"] for r in rows_out}
+    rss = {(r["size"], r["case"]): r["rss"] for r in rows_out}
+    first = sizes[0]
+    for size in sizes[1:]:
+        per_row = lambda s: by[(s, "curwatch ingest")] / rows_of[s]
+        print(f"| {size} | ingest time per row / at {first} | {per_row(size) / per_row(first):.2f} | 0.8–1.2 |")
+        print(f"| {size} | ingest peak RSS / at {first} | {rss[(size, 'curwatch ingest')] / rss[(first, 'curwatch ingest')]:.2f} | ≤ 1.2 (and ≤ 1 GiB) |")
 
 
 if __name__ == "__main__":

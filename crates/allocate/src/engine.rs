@@ -1,14 +1,14 @@
 //! Allocation over the store: every API Gateway line gets an owner, shared lines are split,
 //! and the totals are kept beside the result so reconciliation can prove nothing was lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use chrono::DateTime;
 use curwatch_schema::columns::{self as col, API_GATEWAY_SERVICE};
-use curwatch_schema::intern::Interner;
+use curwatch_schema::intern::{FastMap as HashMap, Interner};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, region_of_usage_type};
@@ -197,8 +197,9 @@ pub fn allocate_each(
     let mut matched = vec![false; rules.rules.len()];
     let mut weights: BTreeMap<(u32, u32), BTreeMap<String, i128>> = BTreeMap::new();
     let mut shared: BTreeMap<SharedKey, RawSums> = BTreeMap::new();
-    let mut owners: HashMap<OwnerKey, Owner> = HashMap::new();
-    let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::new();
+    let mut owners: HashMap<OwnerKey, Owner> = HashMap::default();
+    let mut days: HashMap<u32, String> = HashMap::default();
+    let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::default();
     scan_lines(store, periods, &mut strings, &mut |strings, line| {
         let RawLine { period, day, account, product_region, usage_type, resource, charge_class, line_item_type, tags } =
             line.key;
@@ -224,7 +225,7 @@ pub fn allocate_each(
         }
         sink(AllocatedRow {
             billing_period: strings.get(period).unwrap_or_default().to_owned(),
-            day: day_text(day),
+            day: days.entry(day).or_insert_with(|| day_text(day)).clone(),
             account: strings.get(account).map(str::to_owned),
             region: owner.region.clone(),
             usage_type: strings.get(usage_type).map(str::to_owned),
@@ -364,7 +365,7 @@ fn classify_all(
     strings: &mut Interner,
 ) -> Result<(Classified, ApiTypes), AllocateError> {
     let mut types = ApiTypes::default();
-    let mut classified: Classified = HashMap::new();
+    let mut classified: Classified = HashMap::default();
     let columns = [col::SERVICE, col::RESOURCE_ID, col::USAGE_TYPE];
     for batch in store.scan_service(&columns, periods, API_GATEWAY_SERVICE)? {
         let batch = batch?;
@@ -475,7 +476,11 @@ fn scan_lines(
                 }
                 tag_text.push_str(k);
                 tag_text.push('=');
-                tag_text.push_str(&v.replace('\n', " "));
+                if v.contains('\n') {
+                    tag_text.push_str(&v.replace('\n', " "));
+                } else {
+                    tag_text.push_str(v);
+                }
             }
             let unblended = if unblended.is_valid(row) { unblended.value(row) } else { 0 };
             let key = RawLine {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-const COLUMNS: [&str; 26] = [
+const COLUMNS: [&str; 25] = [
     "bill_billing_period_start_date",
     "line_item_usage_start_date",
     "line_item_usage_end_date",
@@ -38,7 +38,6 @@ const COLUMNS: [&str; 26] = [
     "reservation_unused_amortized_upfront_fee_for_billing_period",
     "reservation_unused_recurring_fee",
     "reservation_reservation_a_r_n",
-    "line_item_line_item_description",
 ];
 
 fn main() {

@@ -54,15 +54,14 @@ pub(crate) struct CanonicalColumns {
 impl CanonicalColumns {
     pub fn into_batch(self, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
         let len = self.usage_start.len();
-        let periods: Vec<String> = self.billing_period.iter().map(ToString::to_string).collect();
         let columns: Vec<ArrayRef> = vec![
-            text_array(periods.iter().map(|p| Some(p.as_str())), len),
+            few_values_text(&self.billing_period, |p| p.to_string()),
             Arc::new(TimestampMicrosecondArray::from(self.usage_start).with_timezone("UTC")),
             Arc::new(TimestampMicrosecondArray::from(self.usage_end).with_timezone("UTC")),
             self.payer_account_id,
             self.account_id,
             self.line_item_type,
-            text_array(self.charge_class.iter().map(|c| Some(c.as_str())), len),
+            few_values_text(&self.charge_class, |c| c.as_str().to_owned()),
             self.provider,
             self.service,
             self.service_name,
@@ -96,6 +95,24 @@ pub(crate) fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>, len:
         }
     }
     Arc::new(builder.finish())
+}
+
+/// Dictionary text of a column with a handful of distinct values (billing periods, charge
+/// classes): each row is a key found among those few, each value formatted once.
+fn few_values_text<T: Copy + PartialEq>(values: &[T], label: impl Fn(T) -> String) -> ArrayRef {
+    let mut distinct: Vec<T> = Vec::new();
+    let keys: Vec<i32> = values
+        .iter()
+        .map(|value| {
+            let key = distinct.iter().position(|d| d == value).unwrap_or_else(|| {
+                distinct.push(*value);
+                distinct.len() - 1
+            });
+            key as i32
+        })
+        .collect();
+    let labels = StringArray::from_iter_values(distinct.into_iter().map(label));
+    Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(labels)).expect("keys in range"))
 }
 
 /// Text from an optional source column (absent = all null).

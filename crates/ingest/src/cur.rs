@@ -6,9 +6,7 @@
 use arrow_array::{Array, RecordBatch, StringArray};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
-use crate::canonical::{
-    CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array, text_column,
-};
+use crate::canonical::{CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
 use crate::source::{MapColumn, RawBatch};
@@ -111,7 +109,6 @@ impl CurPlan {
         let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
         let usage_start = raw.timestamps(USAGE_START)?.expect("required");
         let line_item_type = required_text(LINE_ITEM_TYPE)?;
-        let product_code = required_text(PRODUCT_CODE)?;
         let unblended = raw.money(UNBLENDED)?.expect("required");
 
         let mut billing_period = Vec::with_capacity(len);
@@ -138,15 +135,23 @@ impl CurPlan {
         } else {
             product_attribute(raw, product_map.as_ref(), &["product_name"], len)?
         };
-        let region = match (raw.text(REGION_CODE)?, raw.text(REGION)?) {
-            (Some(codes), Some(regions)) => {
-                text_array(codes.iter().zip(regions.iter()).map(|(c, r)| c.filter(|c| !c.is_empty()).or(r)), len)
+        let region = match (raw.has(REGION_CODE), raw.has(REGION)) {
+            // The region name only where a line has no region code.
+            (true, true) => {
+                let codes = raw.dictionary_text(REGION_CODE)?;
+                if codes.null_count() == 0 {
+                    codes
+                } else {
+                    let (codes, regions) =
+                        (raw.text(REGION_CODE)?.expect("present"), raw.text(REGION)?.expect("present"));
+                    text_array(codes.iter().zip(regions.iter()).map(|(c, r)| c.filter(|c| !c.is_empty()).or(r)), len)
+                }
             }
-            (Some(only), None) | (None, Some(only)) => text_column(Some(&only), len),
-            (None, None) => product_attribute(raw, product_map.as_ref(), &["region_code", "region"], len)?,
+            (true, false) => raw.dictionary_text(REGION_CODE)?,
+            (false, true) => raw.dictionary_text(REGION)?,
+            (false, false) => product_attribute(raw, product_map.as_ref(), &["region_code", "region"], len)?,
         };
-        let services =
-            text_array(product_code.iter().map(|c| Some(c.filter(|c| !c.is_empty()).unwrap_or("unknown"))), len);
+        let services = raw.dictionary_text_or(PRODUCT_CODE, Some("unknown"))?;
 
         CanonicalColumns {
             billing_period,

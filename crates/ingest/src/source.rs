@@ -9,7 +9,9 @@ use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, Ma
 use arrow_schema::{DataType, TimeUnit};
 use curwatch_schema::Money;
 
-use crate::canonical::text_column;
+use std::sync::Arc;
+
+use crate::canonical::{text_array, text_column};
 use crate::error::{ErrorKind, Location};
 use crate::timestamp::parse_timestamp_micros;
 
@@ -88,12 +90,26 @@ impl RawBatch {
     /// lacks it. Parquet columns arrive dictionary-encoded and pass through without touching
     /// a row: only the (small) dictionary is checked for empty strings.
     pub fn dictionary_text(&self, name: &str) -> Result<ArrayRef, ErrorKind> {
+        self.dictionary_text_or(name, None)
+    }
+
+    /// Like [`RawBatch::dictionary_text`], with `fallback` in place of empty and null values.
+    pub fn dictionary_text_or(&self, name: &str, fallback: Option<&str>) -> Result<ArrayRef, ErrorKind> {
         if let Some(dictionary) = self.column(name).and_then(|c| c.as_dictionary_opt::<Int32Type>())
             && let Some(values) = dictionary.values().as_string_opt::<i32>()
         {
-            return Ok(without_empty_values(dictionary, values));
+            return Ok(without_empty_values(dictionary, values, fallback));
         }
-        Ok(text_column(self.text(name)?.as_ref(), self.len()))
+        let text = self.text(name)?;
+        Ok(match fallback {
+            None => text_column(text.as_ref(), self.len()),
+            Some(fallback) => match text {
+                Some(text) => {
+                    text_array(text.iter().map(|v| v.filter(|v| !v.is_empty()).or(Some(fallback))), self.len())
+                }
+                None => text_array(std::iter::repeat_n(Some(fallback), self.len()), self.len()),
+            },
+        })
     }
 
     /// A money column as exact amounts.
@@ -302,14 +318,28 @@ pub(crate) fn clip(text: &str) -> String {
     }
 }
 
-/// The dictionary with rows whose value is the empty string made null, as exports mean by them.
-fn without_empty_values(dictionary: &DictionaryArray<Int32Type>, values: &StringArray) -> ArrayRef {
-    let empty: Vec<bool> = (0..values.len()).map(|i| values.is_valid(i) && values.value(i).is_empty()).collect();
-    if !empty.contains(&true) {
-        return std::sync::Arc::new(dictionary.clone());
+/// The dictionary with rows whose value is empty made null, as exports mean by them, or made
+/// `fallback` (then null rows too).
+fn without_empty_values(
+    dictionary: &DictionaryArray<Int32Type>,
+    values: &StringArray,
+    fallback: Option<&str>,
+) -> ArrayRef {
+    let empty: Vec<bool> = (0..values.len()).map(|i| values.is_null(i) || values.value(i).is_empty()).collect();
+    let missing_rows = fallback.is_some() && dictionary.keys().null_count() > 0;
+    if !empty.contains(&true) && !missing_rows {
+        return Arc::new(dictionary.clone());
     }
-    let keys: Int32Array = dictionary.keys().iter().map(|k| k.filter(|&k| !empty[k as usize])).collect();
-    std::sync::Arc::new(
-        DictionaryArray::<Int32Type>::try_new(keys, dictionary.values().clone()).expect("keys were valid already"),
-    )
+    let keys = dictionary.keys();
+    let (keys, values): (Int32Array, ArrayRef) = match fallback {
+        None => (keys.iter().map(|k| k.filter(|&k| !empty[k as usize])).collect(), dictionary.values().clone()),
+        Some(fallback) => {
+            // The fallback joins the dictionary as one more value.
+            let extra = values.len() as i32;
+            let keys = keys.iter().map(|k| Some(k.filter(|&k| !empty[k as usize]).unwrap_or(extra))).collect();
+            let values = StringArray::from_iter(values.iter().chain(std::iter::once(Some(fallback))));
+            (keys, Arc::new(values))
+        }
+    };
+    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("keys in range"))
 }

@@ -1,6 +1,5 @@
 //! Streaming group-by over the store with exact sums.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use arrow_array::cast::AsArray;
@@ -12,7 +11,7 @@ use curwatch_schema::Money;
 use curwatch_schema::columns::{
     AMORTIZED_COST, API_GATEWAY_SERVICE, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START,
 };
-use curwatch_schema::intern::Interner;
+use curwatch_schema::intern::{FastMap as HashMap, Interner};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::dimension::Dimension;
@@ -148,7 +147,7 @@ pub(crate) fn aggregate(
     columns.dedup();
 
     let mut interners: Vec<Interner> = dimensions.iter().map(|_| Interner::default()).collect();
-    let mut groups: HashMap<Box<[u32]>, i128> = HashMap::new();
+    let mut groups: HashMap<Box<[u32]>, i128> = HashMap::default();
     let width = dimensions.len();
     // Service names match without regard to case; row-group statistics are exact bytes, so
     // only the stored spelling of API Gateway (whose lines sit in row groups of their own)
@@ -255,7 +254,7 @@ fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) 
                 (MICROS_PER_DAY / 24, "%Y-%m-%dT%H:00")
             };
             // Each batch holds few distinct days or hours: format each once.
-            let mut cache: HashMap<i64, u32> = HashMap::new();
+            let mut cache: HashMap<i64, u32> = HashMap::default();
             Ok(starts
                 .iter()
                 .map(|s| {

@@ -1,10 +1,11 @@
 //! Reports over allocated API Gateway cost, and reconciliation of allocation to the bill.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate_each};
 use curwatch_schema::Money;
 use curwatch_schema::columns::API_GATEWAY_SERVICE;
+use curwatch_schema::intern::FastMap as HashMap;
 use curwatch_store::{PeriodRange, Store};
 
 use crate::aggregate::{Group, Metric, ReportError, ReportRequest};
@@ -64,7 +65,7 @@ pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(V
     let from = request.from_day.map(|d| d.to_string());
     let to = request.to_day.map(|d| d.to_string());
     // Rows are summed as they are made: memory follows the groups asked for, not the rows.
-    let mut groups: HashMap<Vec<Option<String>>, i128> = HashMap::new();
+    let mut groups: HashMap<Vec<Option<String>>, i128> = HashMap::default();
     let allocation = allocate_each(store, request.periods, &request.rules, &mut |row| {
         if from.as_ref().is_some_and(|f| row.day < *f) || to.as_ref().is_some_and(|t| row.day > *t) {
             return;

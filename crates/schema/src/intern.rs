@@ -1,11 +1,12 @@
 //! Interning text to small ids, for group-by keys over dictionary-encoded columns.
 
-use std::collections::HashMap;
+/// A hash map with a fast, non-cryptographic hasher, for group-by keys of our own data.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Distinct strings numbered from 1; id 0 stands for "no value" (null or empty).
 #[derive(Debug, Default)]
 pub struct Interner {
-    ids: HashMap<String, u32>,
+    ids: FastMap<String, u32>,
     values: Vec<String>,
 }
 

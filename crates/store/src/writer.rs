@@ -1,7 +1,6 @@
 //! Writing one ingest unit into staging, then committing it atomically.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,15 +8,16 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type};
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
 use curwatch_schema::columns::{
-    ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, SERVICE, UNBLENDED_COST, USAGE_START,
+    ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, NET_UNBLENDED_COST, SERVICE,
+    UNBLENDED_COST, USAGE_AMOUNT, USAGE_START,
 };
 use curwatch_schema::{BillingPeriod, Money, canonical_schema};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::Store;
+use crate::encode::{RowGroup, RowGroupFile};
 use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
 use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
@@ -41,62 +41,42 @@ pub(crate) const ROW_GROUP_ROWS: usize = 1 << 17;
 
 struct PartitionWriter {
     staged: PathBuf,
-    writer: ArrowWriter<File>,
+    file: RowGroupFile,
     rows: u64,
     unblended: Money,
     amortized: Money,
-    /// API Gateway rows held back until they fill a row group of their own.
-    clustered: Vec<RecordBatch>,
-    clustered_rows: usize,
+    /// Open row groups: API Gateway lines apart from the rest.
+    mixed: Option<RowGroup>,
+    gateway: Option<RowGroup>,
 }
 
 impl PartitionWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         let (gateway, others) = split_by_service(batch, API_GATEWAY_SERVICE)?;
-        if let Some(others) = others {
-            self.writer.write(&others).map_err(StoreError::parquet(&self.staged))?;
-        }
-        if let Some(gateway) = gateway {
-            self.clustered_rows += gateway.num_rows();
-            self.clustered.push(gateway);
-            while self.clustered_rows >= ROW_GROUP_ROWS {
-                self.write_clustered(ROW_GROUP_ROWS)?;
+        for (open, rows) in [(&mut self.gateway, gateway), (&mut self.mixed, others)] {
+            let Some(rows) = rows else { continue };
+            let mut offset = 0;
+            while offset < rows.num_rows() {
+                let group = match open {
+                    Some(group) => group,
+                    None => open.insert(self.file.start_row_group()?),
+                };
+                let n = (ROW_GROUP_ROWS - group.rows).min(rows.num_rows() - offset);
+                self.file.append(group, &rows.slice(offset, n))?;
+                offset += n;
+                if group.rows == ROW_GROUP_ROWS {
+                    self.file.close_row_group(open.take().expect("open"))?;
+                }
             }
         }
-        Ok(())
-    }
-
-    /// Ends the row group in progress, then writes `rows` held-back rows as row groups of
-    /// their own (the writer closes a row group by itself at `ROW_GROUP_ROWS`).
-    fn write_clustered(&mut self, mut rows: usize) -> Result<(), StoreError> {
-        let staged = &self.staged;
-        self.writer.flush().map_err(StoreError::parquet(staged))?;
-        let held = std::mem::take(&mut self.clustered);
-        let mut rest = Vec::new();
-        for batch in held {
-            if rows == 0 {
-                rest.push(batch);
-                continue;
-            }
-            let take = rows.min(batch.num_rows());
-            self.writer.write(&batch.slice(0, take)).map_err(StoreError::parquet(staged))?;
-            if take < batch.num_rows() {
-                rest.push(batch.slice(take, batch.num_rows() - take));
-            }
-            rows -= take;
-        }
-        self.writer.flush().map_err(StoreError::parquet(staged))?;
-        self.clustered = rest;
-        self.clustered_rows = self.clustered.iter().map(RecordBatch::num_rows).sum();
         Ok(())
     }
 
     fn finish(mut self) -> Result<(PathBuf, u64, Money, Money), StoreError> {
-        if self.clustered_rows > 0 {
-            self.write_clustered(self.clustered_rows)?;
+        for group in [self.mixed.take(), self.gateway.take()].into_iter().flatten() {
+            self.file.close_row_group(group)?;
         }
-        let file = self.writer.into_inner().map_err(StoreError::parquet(&self.staged))?;
-        file.sync_all().map_err(StoreError::io(&self.staged))?;
+        self.file.finish()?;
         Ok((self.staged, self.rows, self.unblended, self.amortized))
     }
 }
@@ -143,17 +123,15 @@ impl UnitWriter {
     fn partition(&mut self, period: BillingPeriod) -> Result<&mut PartitionWriter, StoreError> {
         if !self.partitions.contains_key(&period) {
             let staged = self.staging.join(format!("{period}.parquet"));
-            let file = File::create(&staged).map_err(StoreError::io(&staged))?;
-            let writer = ArrowWriter::try_new(file, canonical_schema(), Some(writer_properties()))
-                .map_err(StoreError::parquet(&staged))?;
+            let file = RowGroupFile::create(&staged, canonical_schema(), writer_properties())?;
             let partition = PartitionWriter {
                 staged,
-                writer,
+                file,
                 rows: 0,
                 unblended: Money::ZERO,
                 amortized: Money::ZERO,
-                clustered: Vec::new(),
-                clustered_rows: 0,
+                mixed: None,
+                gateway: None,
             };
             self.partitions.insert(period, partition);
         }
@@ -240,6 +218,10 @@ fn writer_properties() -> WriterProperties {
         .set_created_by(format!("curwatch {}", env!("CARGO_PKG_VERSION")));
     for column in PRUNED_BY {
         properties = properties.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
+    }
+    // Amounts rarely repeat: a dictionary would hash every value only to be abandoned.
+    for column in [USAGE_AMOUNT, UNBLENDED_COST, NET_UNBLENDED_COST, AMORTIZED_COST] {
+        properties = properties.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
     properties.build()
 }

@@ -1,0 +1,151 @@
+//! Encoding row groups on every core: Parquet's encoders (dictionary interning, compression)
+//! are most of ingest's work, and each column encodes independently of the others.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+
+use crate::error::StoreError;
+use crate::writer::ROW_GROUP_ROWS;
+
+/// Batches smaller than this are encoded on the calling thread alone.
+const PARALLEL_FROM_ROWS: usize = 8 * 1024;
+
+/// An open row group: one writer per Parquet column, grouped by top-level field.
+pub(crate) struct RowGroup {
+    fields: Vec<Vec<ArrowColumnWriter>>,
+    pub rows: usize,
+}
+
+/// A Parquet file written row group by row group, each batch's columns encoded in parallel.
+pub(crate) struct RowGroupFile {
+    path: PathBuf,
+    schema: SchemaRef,
+    file: SerializedFileWriter<File>,
+    columns: ArrowRowGroupWriterFactory,
+    /// Leaf columns (Parquet columns) of each top-level field, in order.
+    leaves_per_field: Vec<usize>,
+    /// Fields in the order threads pick them up: costliest first, so none is left last.
+    pick_order: Vec<usize>,
+    threads: usize,
+}
+
+impl RowGroupFile {
+    pub fn create(path: &Path, schema: SchemaRef, properties: WriterProperties) -> Result<Self, StoreError> {
+        let file = File::create(path).map_err(StoreError::io(path))?;
+        // The Arrow writer converts the schema and embeds it (dictionary types included), then
+        // hands over its file writer.
+        let (file, columns) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(StoreError::parquet(path))?;
+        let parquet = file.schema_descr();
+        let mut leaves_per_field = vec![0; schema.fields().len()];
+        for leaf in 0..parquet.num_columns() {
+            leaves_per_field[parquet.get_column_root_idx(leaf)] += 1;
+        }
+        let mut pick_order: Vec<usize> = (0..schema.fields().len()).collect();
+        pick_order.sort_by_key(|&i| std::cmp::Reverse(encoding_weight(schema.field(i).data_type())));
+        Ok(RowGroupFile {
+            path: path.to_owned(),
+            schema,
+            file,
+            columns,
+            leaves_per_field,
+            pick_order,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+
+    /// Opens a row group; rows go in with [`RowGroupFile::append`] and it is written to the
+    /// file by [`RowGroupFile::close_row_group`]. Several may be open at once.
+    pub fn start_row_group(&self) -> Result<RowGroup, StoreError> {
+        // The index only matters to encryption, which the store does not use.
+        let mut writers = self.columns.create_column_writers(0).map_err(StoreError::parquet(&self.path))?.into_iter();
+        let fields = self.leaves_per_field.iter().map(|&n| writers.by_ref().take(n).collect()).collect();
+        Ok(RowGroup { fields, rows: 0 })
+    }
+
+    /// Encodes a batch into an open row group, its columns on every core.
+    pub fn append(&self, group: &mut RowGroup, batch: &RecordBatch) -> Result<(), StoreError> {
+        group.rows += batch.num_rows();
+        self.each_field(&mut group.fields, batch.num_rows(), |field, writers| {
+            let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
+            for (writer, leaf) in writers.iter_mut().zip(&leaves) {
+                writer.write(leaf)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Finishes an open row group's column chunks and writes them to the file.
+    pub fn close_row_group(&mut self, mut group: RowGroup) -> Result<(), StoreError> {
+        let chunks: Vec<Mutex<Vec<ArrowColumnChunk>>> = group.fields.iter().map(|_| Mutex::default()).collect();
+        // Closing flushes each column's last page: compression, worth spreading too.
+        self.each_field(&mut group.fields, ROW_GROUP_ROWS, |field, writers| {
+            let closed = std::mem::take(writers).into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?;
+            *chunks[field].lock().expect("no panics while held") = closed;
+            Ok(())
+        })?;
+        let mut row_group = self.file.next_row_group().map_err(StoreError::parquet(&self.path))?;
+        for field in chunks {
+            for chunk in field.into_inner().expect("threads are done") {
+                chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;
+            }
+        }
+        row_group.close().map_err(StoreError::parquet(&self.path))?;
+        Ok(())
+    }
+
+    /// Runs `work` once for every field's writers: threads pick fields, costliest first. Small
+    /// batches stay on this thread, where starting a thread would cost more than it saves.
+    fn each_field(
+        &self,
+        fields: &mut [Vec<ArrowColumnWriter>],
+        rows: usize,
+        work: impl Fn(usize, &mut Vec<ArrowColumnWriter>) -> Result<(), ParquetError> + Sync,
+    ) -> Result<(), StoreError> {
+        let slots: Vec<Mutex<&mut Vec<ArrowColumnWriter>>> = fields.iter_mut().map(Mutex::new).collect();
+        let next = AtomicUsize::new(0);
+        let run = || -> Result<(), ParquetError> {
+            while let Some(&field) = self.pick_order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                work(field, &mut slots[field].lock().expect("no panics while held"))?;
+            }
+            Ok(())
+        };
+        let threads = if rows < PARALLEL_FROM_ROWS { 1 } else { self.threads };
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(run)).collect();
+            let mine = run();
+            helpers
+                .into_iter()
+                .map(|h| h.join().expect("encoder thread panicked"))
+                .chain([mine])
+                .collect::<Result<(), _>>()
+        })
+        .map_err(|e: ParquetError| StoreError::Parquet { path: self.path.clone(), message: e.to_string() })
+    }
+
+    /// Writes the footer and makes the file durable.
+    pub fn finish(self) -> Result<(), StoreError> {
+        let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
+        file.sync_all().map_err(StoreError::io(&self.path))
+    }
+}
+
+/// Rough relative cost of encoding a column of this type.
+fn encoding_weight(data_type: &DataType) -> u8 {
+    match data_type {
+        DataType::Map(_, _) => 3,
+        DataType::Dictionary(_, _) | DataType::Utf8 => 2,
+        _ => 1,
+    }
+}
