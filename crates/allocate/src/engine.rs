@@ -197,7 +197,9 @@ pub fn allocate_each(
     let mut matched = vec![false; rules.rules.len()];
     let mut weights: BTreeMap<(u32, u32), BTreeMap<String, i128>> = BTreeMap::new();
     let mut shared: BTreeMap<SharedKey, RawSums> = BTreeMap::new();
-    let mut owners: HashMap<OwnerKey, Owner> = HashMap::default();
+    // Owners in a vector, the map holding only their index: the map stays compact and fast.
+    let mut owners: Vec<Owner> = Vec::new();
+    let mut owner_of: HashMap<OwnerKey, u32> = HashMap::default();
     let mut days: HashMap<u32, String> = HashMap::default();
     let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::default();
     scan_lines(store, periods, &mut strings, &mut |strings, line| {
@@ -213,15 +215,22 @@ pub fn allocate_each(
             sums.usage += line.sums.usage;
             return;
         }
-        let owner = owners
-            .entry([account, product_region, usage_type, resource, tags])
-            .or_insert_with(|| decide_owner(strings, rules, &types, api, line.key));
+        let index = *owner_of.entry([account, product_region, usage_type, resource, tags]).or_insert_with(|| {
+            owners.push(decide_owner(strings, rules, &types, api, line.key));
+            (owners.len() - 1) as u32
+        });
+        let owner = &owners[index as usize];
         if let Some(index) = owner.rule {
             matched[index] = true;
         }
         if class == "usage" {
-            *weights.entry((period, account)).or_default().entry(owner.team.clone()).or_default() +=
-                line.sums.costs.unblended;
+            let teams = weights.entry((period, account)).or_default();
+            match teams.get_mut(owner.team.as_str()) {
+                Some(weight) => *weight += line.sums.costs.unblended,
+                None => {
+                    teams.insert(owner.team.clone(), line.sums.costs.unblended);
+                }
+            }
         }
         sink(AllocatedRow {
             billing_period: strings.get(period).unwrap_or_default().to_owned(),

@@ -148,6 +148,7 @@ pub(crate) fn aggregate(
 
     let mut interners: Vec<Interner> = dimensions.iter().map(|_| Interner::default()).collect();
     let mut groups: HashMap<Box<[u32]>, i128> = HashMap::default();
+    let mut single: Vec<Option<i128>> = Vec::new();
     let width = dimensions.len();
     // Service names match without regard to case; row-group statistics are exact bytes, so
     // only the stored spelling of API Gateway (whose lines sit in row groups of their own)
@@ -167,6 +168,19 @@ pub(crate) fn aggregate(
             .zip(interners.iter_mut())
             .map(|(dim, interner)| dimension_ids(&batch, dim, interner))
             .collect::<Result<_, _>>()?;
+        if let [only] = ids.as_slice() {
+            // One dimension: its ids index the sums directly, no hashing per row.
+            for (row, &id) in only.iter().enumerate() {
+                if keep.as_ref().is_none_or(|k| k[row]) {
+                    let id = id as usize;
+                    if id >= single.len() {
+                        single.resize(id + 1, None);
+                    }
+                    *single[id].get_or_insert(0) += costs[row];
+                }
+            }
+            continue;
+        }
         let mut key = vec![0u32; width];
         for row in 0..batch.num_rows() {
             if !keep.as_ref().is_none_or(|k| k[row]) {
@@ -184,6 +198,7 @@ pub(crate) fn aggregate(
         }
     }
 
+    groups.extend(single.into_iter().enumerate().filter_map(|(id, sum)| Some((Box::from([id as u32]), sum?))));
     Ok(groups
         .into_iter()
         .map(|(key, units)| {

@@ -65,7 +65,7 @@ fn write(
         .collect();
     let export = unit.export_id.clone();
     std::thread::scope(|scope| {
-        let (sender, batches) = std::sync::mpsc::sync_channel::<Result<(&'static str, RecordBatch), IngestError>>(4);
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Result<(&'static str, RecordBatch), IngestError>>(2);
         scope.spawn(move || {
             for file in files {
                 let (file, shown) = match file {
