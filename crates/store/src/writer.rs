@@ -219,9 +219,13 @@ fn writer_properties() -> WriterProperties {
     for column in PRUNED_BY {
         properties = properties.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
     }
-    // Amounts rarely repeat: a dictionary would hash every value only to be abandoned.
+    // Amounts rarely repeat: a dictionary would hash every value only to be abandoned, and
+    // Snappy saves them about 14% (measured on the bench data) for a compression on every
+    // write and a decompression on every report. They are stored plain.
     for column in [USAGE_AMOUNT, UNBLENDED_COST, NET_UNBLENDED_COST, AMORTIZED_COST] {
-        properties = properties.set_column_dictionary_enabled(ColumnPath::from(column), false);
+        properties = properties
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
     }
     properties.build()
 }
