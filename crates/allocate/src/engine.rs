@@ -92,6 +92,8 @@ struct RawSums {
 
 /// Who owns a line shape, and why.
 struct Owner {
+    /// The line's classification (it depends only on resource and usage type, part of the shape).
+    api: ApiLine,
     team: String,
     owner_source: String,
     labels: BTreeMap<String, String>,
@@ -206,7 +208,13 @@ pub fn allocate_each(
         let RawLine { period, day, account, product_region, usage_type, resource, charge_class, line_item_type, tags } =
             line.key;
         source_totals.entry((period, account)).or_default().add(line.sums.costs);
-        let api = &classified[&(resource, usage_type)];
+        // One lookup per line: its shape's classification and owner, decided on first sight.
+        let index = *owner_of.entry([account, product_region, usage_type, resource, tags]).or_insert_with(|| {
+            owners.push(decide_owner(strings, rules, &types, &classified[&(resource, usage_type)], line.key));
+            (owners.len() - 1) as u32
+        });
+        let owner = &owners[index as usize];
+        let api = &owner.api;
         let class = strings.get(charge_class).unwrap_or("other");
         if api.api_id.is_none() && class != "usage" {
             let key = [period, day, account, product_region, usage_type, resource, charge_class, line_item_type];
@@ -215,11 +223,6 @@ pub fn allocate_each(
             sums.usage += line.sums.usage;
             return;
         }
-        let index = *owner_of.entry([account, product_region, usage_type, resource, tags]).or_insert_with(|| {
-            owners.push(decide_owner(strings, rules, &types, api, line.key));
-            (owners.len() - 1) as u32
-        });
-        let owner = &owners[index as usize];
         if let Some(index) = owner.rule {
             matched[index] = true;
         }
@@ -354,6 +357,7 @@ fn decide_owner(strings: &Interner, rules: &Rules, types: &ApiTypes, api: &ApiLi
         (UNALLOCATED.to_owned(), UNALLOCATED.to_owned())
     };
     Owner {
+        api: api.clone(),
         team,
         owner_source,
         labels: rule.map(|r| r.labels.clone()).unwrap_or_default(),
