@@ -70,26 +70,14 @@ impl Default for Policy {
 
 const FILE: &str = "outbox.json";
 
-#[derive(Debug, thiserror::Error)]
-pub enum OutboxError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{path}: not a curwatch outbox: {problem}")]
-    Unreadable { path: String, problem: String },
-}
-
 impl Outbox {
-    pub fn load(store: &Store) -> Result<Outbox, OutboxError> {
-        let Some(bytes) = store.read_state(FILE)? else { return Ok(Outbox { version: 1, entries: Vec::new() }) };
-        serde_json::from_slice(&bytes).map_err(|e| OutboxError::Unreadable {
-            path: store.state_path(FILE).display().to_string(),
-            problem: e.to_string(),
-        })
+    pub fn load(store: &Store) -> Result<Outbox, StoreError> {
+        Ok(store.read_json_state(FILE)?.unwrap_or(Outbox { version: 1, entries: Vec::new() }))
     }
 
     /// Written whole or not at all, like the store's own state.
-    pub fn save(&self, store: &Store) -> Result<(), OutboxError> {
-        Ok(store.write_state(FILE, &serde_json::to_vec_pretty(self).expect("serialisable"))?)
+    pub fn save(&self, store: &Store) -> Result<(), StoreError> {
+        store.write_json_state(FILE, self)
     }
 
     pub fn pending(&self) -> impl Iterator<Item = &Entry> {

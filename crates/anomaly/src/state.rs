@@ -26,20 +26,8 @@ pub struct AnomalyState {
 
 const FILE: &str = "anomalies.json";
 
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{path}: not a curwatch anomaly state file: {problem}")]
-    Unreadable { path: String, problem: String },
-}
-
-pub fn load(store: &Store) -> Result<Option<AnomalyState>, StateError> {
-    let Some(bytes) = store.read_state(FILE)? else { return Ok(None) };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Unreadable {
-        path: store.state_path(FILE).display().to_string(),
-        problem: e.to_string(),
-    })
+pub fn load(store: &Store) -> Result<Option<AnomalyState>, StoreError> {
+    store.read_json_state(FILE)
 }
 
 /// The current anomalies, keeping first-report times of those already known.
@@ -56,6 +44,6 @@ pub fn merge(previous: Option<&AnomalyState>, current: Vec<Anomaly>, as_of: Naiv
     AnomalyState { version: 1, as_of, anomalies }
 }
 
-pub fn save(store: &Store, state: &AnomalyState) -> Result<(), StateError> {
-    Ok(store.write_state(FILE, &serde_json::to_vec_pretty(state).expect("serialisable"))?)
+pub fn save(store: &Store, state: &AnomalyState) -> Result<(), StoreError> {
+    store.write_json_state(FILE, state)
 }

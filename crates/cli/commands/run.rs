@@ -349,8 +349,12 @@ impl Job<'_> {
             "{:016x}",
             fnv(&[&partitions, &rules_text, month.to_string().as_bytes(), out.display().to_string().as_bytes()])
         );
-        let previous: Value =
-            self.store.read_state(RUN_STATE)?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+        // A run state this version cannot parse only means the reports are rewritten.
+        let previous: Value = match self.store.read_json_state(RUN_STATE) {
+            Ok(state) => state.unwrap_or(Value::Null),
+            Err(curwatch_store::StoreError::StageState { .. }) => Value::Null,
+            Err(e) => return Err(e.into()),
+        };
         if previous["reports_fingerprint"] == fingerprint.as_str() && out.join("README.md").exists() {
             self.summary.insert("reports_written", json!(0));
             self.events.info(
@@ -363,7 +367,7 @@ impl Job<'_> {
         let teams = super::report::write_showback(self.store, month, rules, out)?;
         let state =
             json!({"reports_fingerprint": fingerprint, "reports_month": month.to_string(), "written_at": now()});
-        self.store.write_state(RUN_STATE, &serde_json::to_vec_pretty(&state)?)?;
+        self.store.write_json_state(RUN_STATE, &state)?;
         self.summary.insert("reports_written", json!(teams));
         self.events.info(
             "reports",

@@ -12,6 +12,8 @@ pub enum StoreError {
     Parquet { path: PathBuf, message: String },
     #[error("{}: the store's state file is unreadable ({message}); restore it or re-ingest into a new store", path.display())]
     State { path: PathBuf, message: String },
+    #[error("{}: not a state file this version of curwatch reads: {message}", path.display())]
+    StageState { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
 }

@@ -93,11 +93,38 @@ impl Store {
         }
     }
 
-    /// Replaces a later stage's state file as the store's own are: whole or not at all.
-    pub fn write_state(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    /// A later stage's JSON state file, parsed; `None` if it was never written.
+    pub fn read_json_state<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        let Some(bytes) = self.read_state(name)? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::StageState { path: self.state_path(name), message: e.to_string() })
+    }
+
+    /// Replaces a later stage's JSON state file as the store's own are: whole or not at all.
+    pub fn write_json_state<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         let path = self.state_path(name);
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let dir = path.parent().expect("state folder");
         std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
-        state::write_atomically(&path, bytes)
+        state::write_atomically(&path, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_state_round_trips_and_a_damaged_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        assert_eq!(store.read_json_state::<Vec<u32>>("stage.json").unwrap(), None);
+        store.write_json_state("stage.json", &vec![1_u32, 2]).unwrap();
+        assert_eq!(store.read_json_state::<Vec<u32>>("stage.json").unwrap(), Some(vec![1, 2]));
+        std::fs::write(store.state_path("stage.json"), b"{ cut off").unwrap();
+        let error = store.read_json_state::<Vec<u32>>("stage.json").unwrap_err();
+        assert!(matches!(error, StoreError::StageState { .. }), "{error}");
+        assert!(error.to_string().contains("state/stage.json"), "{error}");
     }
 }
