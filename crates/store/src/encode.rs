@@ -15,7 +15,6 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::error::StoreError;
-use crate::writer::ROW_GROUP_ROWS;
 
 /// Batches smaller than this are encoded on the calling thread alone.
 const PARALLEL_FROM_ROWS: usize = 8 * 1024;
@@ -77,7 +76,9 @@ impl RowGroupFile {
     /// Encodes a batch into an open row group, its columns on every core.
     pub fn append(&self, group: &mut RowGroup, batch: &RecordBatch) -> Result<(), StoreError> {
         group.rows += batch.num_rows();
-        self.each_field(&mut group.fields, batch.num_rows(), |field, writers| {
+        // Small batches stay on this thread, where starting one would cost more than it saves.
+        let parallel = batch.num_rows() >= PARALLEL_FROM_ROWS;
+        self.each_field(&mut group.fields, parallel, |field, writers| {
             let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
             for (writer, leaf) in writers.iter_mut().zip(&leaves) {
                 writer.write(leaf)?;
@@ -90,7 +91,7 @@ impl RowGroupFile {
     pub fn close_row_group(&mut self, mut group: RowGroup) -> Result<(), StoreError> {
         let chunks: Vec<Mutex<Vec<ArrowColumnChunk>>> = group.fields.iter().map(|_| Mutex::default()).collect();
         // Closing flushes each column's last page: compression, worth spreading too.
-        self.each_field(&mut group.fields, ROW_GROUP_ROWS, |field, writers| {
+        self.each_field(&mut group.fields, true, |field, writers| {
             let closed = std::mem::take(writers).into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?;
             *chunks[field].lock().expect("no panics while held") = closed;
             Ok(())
@@ -105,12 +106,12 @@ impl RowGroupFile {
         Ok(())
     }
 
-    /// Runs `work` once for every field's writers: threads pick fields, costliest first. Small
-    /// batches stay on this thread, where starting a thread would cost more than it saves.
+    /// Runs `work` once for every field's writers: on every core when `parallel`, threads
+    /// picking fields costliest first.
     fn each_field(
         &self,
         fields: &mut [Vec<ArrowColumnWriter>],
-        rows: usize,
+        parallel: bool,
         work: impl Fn(usize, &mut Vec<ArrowColumnWriter>) -> Result<(), ParquetError> + Sync,
     ) -> Result<(), StoreError> {
         let slots: Vec<Mutex<&mut Vec<ArrowColumnWriter>>> = fields.iter_mut().map(Mutex::new).collect();
@@ -121,7 +122,7 @@ impl RowGroupFile {
             }
             Ok(())
         };
-        let threads = if rows < PARALLEL_FROM_ROWS { 1 } else { self.threads };
+        let threads = if parallel { self.threads } else { 1 };
         std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(run)).collect();
             let mine = run();
