@@ -3,19 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
 use chrono::DateTime;
-use curwatch_schema::columns::{self as col, API_GATEWAY_SERVICE};
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
 use crate::classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, region_of_usage_type};
+use crate::lines::{self, Fingerprint};
 use crate::rules::{LineFacts, Rules, Split};
 use crate::split::split_proportionally;
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// The team of spend no tag, rule or account mapping claims.
 pub const UNALLOCATED: &str = "unallocated";
 
@@ -59,6 +54,84 @@ pub struct AllocatedRow {
     pub usage_amount: f64,
 }
 
+/// One allocated slice as `allocate_each` hands it over: borrowed, so a caller that only sums
+/// a few dimensions pays no allocation per line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AllocatedRowRef<'a> {
+    pub billing_period: &'a str,
+    /// Usage day, `YYYY-MM-DD`.
+    pub day: &'a str,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub usage_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub charge_class: &'a str,
+    pub api_id: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    pub api_type: ApiType,
+    pub component: Component,
+    pub team: &'a str,
+    pub owner_source: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub costs: Costs,
+    pub usage_amount: f64,
+    /// The line shape this row was allocated from, numbered from 0 in order of first sight;
+    /// `None` for shares of shared lines. Rows of one shape have the same account, region,
+    /// usage type, resource, API, stage, API type, component, team, owner source and labels,
+    /// so a caller grouping by those alone can decide a shape's group once.
+    pub owner_shape: Option<u32>,
+}
+
+impl AllocatedRow {
+    pub fn as_row_ref(&self) -> AllocatedRowRef<'_> {
+        AllocatedRowRef {
+            billing_period: &self.billing_period,
+            day: &self.day,
+            account: self.account.as_deref(),
+            region: self.region.as_deref(),
+            usage_type: self.usage_type.as_deref(),
+            resource_id: self.resource_id.as_deref(),
+            charge_class: &self.charge_class,
+            api_id: self.api_id.as_deref(),
+            stage: self.stage.as_deref(),
+            api_type: self.api_type,
+            component: self.component,
+            team: &self.team,
+            owner_source: &self.owner_source,
+            labels: &self.labels,
+            costs: self.costs,
+            usage_amount: self.usage_amount,
+            owner_shape: None,
+        }
+    }
+}
+
+impl AllocatedRowRef<'_> {
+    pub fn to_row(&self) -> AllocatedRow {
+        AllocatedRow {
+            billing_period: self.billing_period.to_owned(),
+            day: self.day.to_owned(),
+            account: self.account.map(str::to_owned),
+            region: self.region.map(str::to_owned),
+            usage_type: self.usage_type.map(str::to_owned),
+            resource_id: self.resource_id.map(str::to_owned),
+            charge_class: self.charge_class.to_owned(),
+            api_id: self.api_id.map(str::to_owned),
+            stage: self.stage.map(str::to_owned),
+            api_type: self.api_type,
+            component: self.component,
+            team: self.team.to_owned(),
+            owner_source: self.owner_source.to_owned(),
+            labels: self.labels.clone(),
+            costs: self.costs,
+            usage_amount: self.usage_amount,
+        }
+    }
+}
+
+/// Labels of a row no rule labelled.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
 #[derive(Debug, Default)]
 pub struct Allocation {
     pub rows: Vec<AllocatedRow>,
@@ -80,9 +153,17 @@ pub enum AllocateError {
 /// charge class, line item type (interned ids; the day in days since 1970).
 type SharedKey = [u32; 8];
 
-/// An owned line's ownership inputs: account, product region, usage type, resource, tags.
-/// Lines with the same inputs get the same owner, so it is decided once per shape.
-type OwnerKey = [u32; 5];
+/// An owned line's ownership inputs, interned. Lines with the same inputs get the same
+/// owner, so it is decided once per shape.
+#[derive(Clone, Copy)]
+struct ShapeIds {
+    account: u32,
+    product_region: u32,
+    usage_type: u32,
+    resource: u32,
+    /// Tags as sorted `key=value` lines.
+    tags: u32,
+}
 
 #[derive(Default, Clone, Copy)]
 struct RawSums {
@@ -92,9 +173,12 @@ struct RawSums {
 
 /// Who owns a line shape, and why.
 struct Owner {
+    shape: ShapeIds,
     /// The line's classification (it depends only on resource and usage type, part of the shape).
     api: ApiLine,
     team: String,
+    /// `team` interned: usage weights are summed by it.
+    team_id: u32,
     owner_source: String,
     labels: BTreeMap<String, String>,
     rule: Option<usize>,
@@ -107,7 +191,7 @@ struct Owner {
 pub fn allocate(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Allocation, AllocateError> {
     let mut merged: BTreeMap<RowShape, (Costs, f64)> = BTreeMap::new();
     let mut allocation = allocate_each(store, periods, rules, &mut |row| {
-        let (costs, usage, shape) = RowShape::of(row);
+        let (costs, usage, shape) = RowShape::of(row.to_row());
         let entry = merged.entry(shape).or_default();
         entry.0.add(costs);
         entry.1 += usage;
@@ -190,70 +274,86 @@ pub fn allocate_each(
     store: &Store,
     periods: PeriodRange,
     rules: &Rules,
-    sink: &mut dyn FnMut(AllocatedRow),
+    sink: &mut dyn FnMut(&AllocatedRowRef<'_>),
 ) -> Result<Allocation, AllocateError> {
     let mut strings = Interner::default();
-    let (classified, types) = classify_all(store, periods, &mut strings)?;
+    let (classified, types) = classify_all(store, periods)?;
 
     let mut allocation = Allocation::default();
     let mut matched = vec![false; rules.rules.len()];
-    let mut weights: BTreeMap<(u32, u32), BTreeMap<String, i128>> = BTreeMap::new();
+    // Usage cost per (period, account, team id): what shared lines are split by.
+    let mut usage_weights: HashMap<(u32, u32, u32), i128> = HashMap::default();
+    let mut teams = Interner::default();
     let mut shared: BTreeMap<SharedKey, RawSums> = BTreeMap::new();
     // Owners in a vector, the map holding only their index: the map stays compact and fast.
     let mut owners: Vec<Owner> = Vec::new();
-    let mut owner_of: HashMap<OwnerKey, u32> = HashMap::default();
+    let mut owner_of: HashMap<Fingerprint, u32> = HashMap::default();
     let mut days: HashMap<u32, String> = HashMap::default();
     let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::default();
-    scan_lines(store, periods, &mut strings, &mut |strings, line| {
-        let RawLine { period, day, account, product_region, usage_type, resource, charge_class, line_item_type, tags } =
-            line.key;
-        source_totals.entry((period, account)).or_default().add(line.sums.costs);
-        // One lookup per line: its shape's classification and owner, decided on first sight.
-        let index = *owner_of.entry([account, product_region, usage_type, resource, tags]).or_insert_with(|| {
-            owners.push(decide_owner(strings, rules, &types, &classified[&(resource, usage_type)], line.key));
+    lines::scan_lines(store, periods, &mut strings, &mut |strings, line| {
+        // One lookup per line: its shape's owner, decided on first sight.
+        let index = *owner_of.entry(line.shape).or_insert_with(|| {
+            let shape = ShapeIds {
+                account: strings.id(line.account),
+                product_region: strings.id(line.product_region),
+                usage_type: strings.id(line.usage_type),
+                resource: strings.id(line.resource),
+                tags: strings.id(Some(&line.tag_text())),
+            };
+            // A pair the first pass did not see (the store changed between passes) is
+            // classified on its own.
+            let api = classified
+                .get(&lines::pair_fingerprint(line.resource, line.usage_type))
+                .cloned()
+                .unwrap_or_else(|| classify_line(line.resource, line.usage_type));
+            owners.push(decide_owner(strings, &mut teams, rules, &types, api, shape));
             (owners.len() - 1) as u32
         });
         let owner = &owners[index as usize];
+        let ShapeIds { account, product_region, usage_type, resource, .. } = owner.shape;
+        let (period, day, charge_class, line_item_type) =
+            (line.period, line.day, line.charge_class, line.line_item_type);
+        source_totals.entry((period, account)).or_default().add(line.costs);
         let api = &owner.api;
         let class = strings.get(charge_class).unwrap_or("other");
         if api.api_id.is_none() && class != "usage" {
             let key = [period, day, account, product_region, usage_type, resource, charge_class, line_item_type];
             let sums = shared.entry(key).or_default();
-            sums.costs.add(line.sums.costs);
-            sums.usage += line.sums.usage;
+            sums.costs.add(line.costs);
+            sums.usage += line.usage;
             return;
         }
         if let Some(index) = owner.rule {
             matched[index] = true;
         }
         if class == "usage" {
-            let teams = weights.entry((period, account)).or_default();
-            match teams.get_mut(owner.team.as_str()) {
-                Some(weight) => *weight += line.sums.costs.unblended,
-                None => {
-                    teams.insert(owner.team.clone(), line.sums.costs.unblended);
-                }
-            }
+            *usage_weights.entry((period, account, owner.team_id)).or_default() += line.costs.unblended;
         }
-        sink(AllocatedRow {
-            billing_period: strings.get(period).unwrap_or_default().to_owned(),
-            day: days.entry(day).or_insert_with(|| day_text(day)).clone(),
-            account: strings.get(account).map(str::to_owned),
-            region: owner.region.clone(),
-            usage_type: strings.get(usage_type).map(str::to_owned),
-            resource_id: strings.get(resource).map(str::to_owned),
-            charge_class: class.to_owned(),
-            api_id: api.api_id.clone(),
-            stage: api.stage.clone(),
+        sink(&AllocatedRowRef {
+            billing_period: strings.get(period).unwrap_or_default(),
+            day: days.entry(day).or_insert_with(|| day_text(day)),
+            account: strings.get(account),
+            region: owner.region.as_deref(),
+            usage_type: strings.get(usage_type),
+            resource_id: strings.get(resource),
+            charge_class: class,
+            api_id: api.api_id.as_deref(),
+            stage: api.stage.as_deref(),
             api_type: owner.api_type,
             component: api.component.unwrap_or(Component::Other),
-            team: owner.team.clone(),
-            owner_source: owner.owner_source.clone(),
-            labels: owner.labels.clone(),
-            costs: line.sums.costs,
-            usage_amount: line.sums.usage,
+            team: &owner.team,
+            owner_source: &owner.owner_source,
+            labels: &owner.labels,
+            costs: line.costs,
+            usage_amount: line.usage,
+            owner_shape: Some(index),
         });
     })?;
+    // Teams in name order per (period, account), so shared splits never depend on hashing.
+    let mut weights: BTreeMap<(u32, u32), BTreeMap<String, i128>> = BTreeMap::new();
+    for ((period, account, team), weight) in usage_weights {
+        weights.entry((period, account)).or_default().insert(teams.get(team).unwrap_or_default().to_owned(), weight);
+    }
     let text = |id: u32| strings.get(id).map(str::to_owned);
     allocation.source_totals = source_totals
         .into_iter()
@@ -287,28 +387,26 @@ pub fn allocate_each(
                     UNALLOCATED.to_owned(),
                 ),
             };
-        for (i, (team, _)) in recipients.into_iter().enumerate() {
-            sink(AllocatedRow {
-                billing_period: text(period).unwrap_or_default(),
-                day: day_text(day),
-                account: text(account),
-                region: strings
-                    .get(usage_type)
-                    .and_then(region_of_usage_type)
-                    .or(strings.get(product_region))
-                    .map(str::to_owned),
-                usage_type: text(usage_type),
-                resource_id: text(resource),
-                charge_class: class.to_owned(),
+        let day = day_text(day);
+        for (i, (team, _)) in recipients.iter().enumerate() {
+            sink(&AllocatedRowRef {
+                billing_period: strings.get(period).unwrap_or_default(),
+                day: &day,
+                account: strings.get(account),
+                region: strings.get(usage_type).and_then(region_of_usage_type).or(strings.get(product_region)),
+                usage_type: strings.get(usage_type),
+                resource_id: strings.get(resource),
+                charge_class: class,
                 api_id: None,
                 stage: None,
                 api_type: ApiType::Unknown,
                 component: Component::Other,
                 team,
-                owner_source: source.clone(),
-                labels: BTreeMap::new(),
+                owner_source: &source,
+                labels: &NO_LABELS,
                 costs: Costs { unblended: unblended[i], net: net[i], amortized: amortized[i] },
                 usage_amount: 0.0,
+                owner_shape: None,
             });
         }
     }
@@ -331,17 +429,24 @@ fn parse_tags(text: Option<&str>) -> Vec<(String, String)> {
 
 /// The ownership of one line shape: owner tag, then the first matching rule, then the
 /// account, else unallocated.
-fn decide_owner(strings: &Interner, rules: &Rules, types: &ApiTypes, api: &ApiLine, line: RawLine) -> Owner {
-    let tag_pairs = parse_tags(strings.get(line.tags));
-    let region = strings.get(line.usage_type).and_then(region_of_usage_type).or(strings.get(line.product_region));
-    let api_type = types.resolve(api);
+fn decide_owner(
+    strings: &Interner,
+    teams: &mut Interner,
+    rules: &Rules,
+    types: &ApiTypes,
+    api: ApiLine,
+    shape: ShapeIds,
+) -> Owner {
+    let tag_pairs = parse_tags(strings.get(shape.tags));
+    let region = strings.get(shape.usage_type).and_then(region_of_usage_type).or(strings.get(shape.product_region));
+    let api_type = types.resolve(&api);
     let facts = LineFacts {
-        account: strings.get(line.account),
+        account: strings.get(shape.account),
         region,
         api_id: api.api_id.as_deref(),
         stage: api.stage.as_deref(),
         api_type: api_type.as_str(),
-        usage_type: strings.get(line.usage_type),
+        usage_type: strings.get(shape.usage_type),
         tags: &tag_pairs,
     };
     let rule_index = rules.rules.iter().position(|r| r.matches(&facts));
@@ -357,7 +462,9 @@ fn decide_owner(strings: &Interner, rules: &Rules, types: &ApiTypes, api: &ApiLi
         (UNALLOCATED.to_owned(), UNALLOCATED.to_owned())
     };
     Owner {
-        api: api.clone(),
+        shape,
+        api,
+        team_id: teams.id(Some(&team)),
         team,
         owner_source,
         labels: rule.map(|r| r.labels.clone()).unwrap_or_default(),
@@ -367,182 +474,20 @@ fn decide_owner(strings: &Interner, rules: &Rules, types: &ApiTypes, api: &ApiLi
     }
 }
 
-/// Classification of each distinct (resource, usage type), keyed by interned ids.
-type Classified = HashMap<(u32, u32), ApiLine>;
+/// Classification of each distinct (resource, usage type), by fingerprint.
+type Classified = HashMap<Fingerprint, ApiLine>;
 
 /// First pass: classifies every distinct resource and usage type of API Gateway lines and
 /// settles each API's type from all of them.
-fn classify_all(
-    store: &Store,
-    periods: PeriodRange,
-    strings: &mut Interner,
-) -> Result<(Classified, ApiTypes), AllocateError> {
+fn classify_all(store: &Store, periods: PeriodRange) -> Result<(Classified, ApiTypes), AllocateError> {
     let mut types = ApiTypes::default();
     let mut classified: Classified = HashMap::default();
-    let columns = [col::SERVICE, col::RESOURCE_ID, col::USAGE_TYPE];
-    for batch in store.scan_service(&columns, periods, API_GATEWAY_SERVICE)? {
-        let batch = batch?;
-        let Some(rows) = gateway_rows(&batch)? else { continue };
-        let resource = ids(&batch, col::RESOURCE_ID, strings)?;
-        let usage_type = ids(&batch, col::USAGE_TYPE, strings)?;
-        for row in rows {
-            let (resource, usage_type) = (resource[row], usage_type[row]);
-            classified.entry((resource, usage_type)).or_insert_with(|| {
-                let line = classify_line(strings.get(resource), strings.get(usage_type));
-                types.observe(&line);
-                line
-            });
-        }
-    }
+    lines::scan_pairs(store, periods, &mut |pair| {
+        classified.entry(pair.fingerprint).or_insert_with(|| {
+            let line = classify_line(pair.resource, pair.usage_type);
+            types.observe(&line);
+            line
+        });
+    })?;
     Ok((classified, types))
-}
-
-/// One API Gateway line as the second pass sees it: interned dimensions and its amounts.
-#[derive(Clone, Copy)]
-struct RawLine {
-    period: u32,
-    /// Days since 1970-01-01.
-    day: u32,
-    account: u32,
-    product_region: u32,
-    usage_type: u32,
-    resource: u32,
-    charge_class: u32,
-    line_item_type: u32,
-    /// Tags as sorted `key=value` lines.
-    tags: u32,
-}
-
-struct LineAmounts {
-    key: RawLine,
-    sums: RawSums,
-}
-
-const COLUMNS: [&str; 14] = [
-    col::BILLING_PERIOD,
-    col::USAGE_START,
-    col::ACCOUNT_ID,
-    col::REGION,
-    col::USAGE_TYPE,
-    col::RESOURCE_ID,
-    col::CHARGE_CLASS,
-    col::LINE_ITEM_TYPE,
-    col::SERVICE,
-    col::TAGS,
-    col::UNBLENDED_COST,
-    col::NET_UNBLENDED_COST,
-    col::AMORTIZED_COST,
-    col::USAGE_AMOUNT,
-];
-
-/// Second pass: hands every API Gateway line of the store to `each`, one at a time.
-fn scan_lines(
-    store: &Store,
-    periods: PeriodRange,
-    strings: &mut Interner,
-    each: &mut dyn FnMut(&Interner, LineAmounts),
-) -> Result<(), AllocateError> {
-    for batch in store.scan_service(&COLUMNS, periods, API_GATEWAY_SERVICE)? {
-        let batch = batch?;
-        let Some(rows) = gateway_rows(&batch)? else { continue };
-        let period = ids(&batch, col::BILLING_PERIOD, strings)?;
-        let account = ids(&batch, col::ACCOUNT_ID, strings)?;
-        let region = ids(&batch, col::REGION, strings)?;
-        let usage_type = ids(&batch, col::USAGE_TYPE, strings)?;
-        let resource = ids(&batch, col::RESOURCE_ID, strings)?;
-        let charge_class = ids(&batch, col::CHARGE_CLASS, strings)?;
-        let line_item_type = ids(&batch, col::LINE_ITEM_TYPE, strings)?;
-        let starts = batch
-            .column_by_name(col::USAGE_START)
-            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-            .ok_or(AllocateError::Schema(col::USAGE_START))?;
-        let decimals = |name: &'static str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<Decimal128Type>())
-                .ok_or(AllocateError::Schema(name))
-        };
-        let (unblended, net, amortized) =
-            (decimals(col::UNBLENDED_COST)?, decimals(col::NET_UNBLENDED_COST)?, decimals(col::AMORTIZED_COST)?);
-        let usage = batch
-            .column_by_name(col::USAGE_AMOUNT)
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or(AllocateError::Schema(col::USAGE_AMOUNT))?;
-        let tags =
-            batch.column_by_name(col::TAGS).and_then(|c| c.as_map_opt()).ok_or(AllocateError::Schema(col::TAGS))?;
-        let (tag_keys, tag_values, offsets) =
-            (tags.keys().as_string::<i32>(), tags.values().as_string::<i32>(), tags.value_offsets());
-        let mut tag_text = String::new();
-        let mut pairs: Vec<(&str, &str)> = Vec::new();
-        for row in rows {
-            tag_text.clear();
-            pairs.clear();
-            pairs.extend(
-                (offsets[row] as usize..offsets[row + 1] as usize)
-                    .filter(|&i| tag_values.is_valid(i))
-                    .map(|i| (tag_keys.value(i), tag_values.value(i))),
-            );
-            pairs.sort_unstable();
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    tag_text.push('\n');
-                }
-                tag_text.push_str(k);
-                tag_text.push('=');
-                if v.contains('\n') {
-                    tag_text.push_str(&v.replace('\n', " "));
-                } else {
-                    tag_text.push_str(v);
-                }
-            }
-            let unblended = if unblended.is_valid(row) { unblended.value(row) } else { 0 };
-            let key = RawLine {
-                period: period[row],
-                day: starts.value(row).div_euclid(MICROS_PER_DAY) as u32,
-                account: account[row],
-                product_region: region[row],
-                usage_type: usage_type[row],
-                resource: resource[row],
-                charge_class: charge_class[row],
-                line_item_type: line_item_type[row],
-                tags: strings.id(Some(&tag_text)),
-            };
-            let costs = Costs {
-                unblended,
-                net: if net.is_valid(row) { net.value(row) } else { unblended },
-                amortized: if amortized.is_valid(row) { amortized.value(row) } else { 0 },
-            };
-            let usage = if usage.is_valid(row) { usage.value(row) } else { 0.0 };
-            each(strings, LineAmounts { key, sums: RawSums { costs, usage } });
-        }
-    }
-    Ok(())
-}
-
-/// The batch's API Gateway rows, or `None` when it has none.
-fn gateway_rows(batch: &RecordBatch) -> Result<Option<Vec<usize>>, AllocateError> {
-    let service = dictionary(batch, col::SERVICE)?;
-    let values = service.values().as_string::<i32>();
-    let Some(gateway) = (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) == API_GATEWAY_SERVICE)
-    else {
-        return Ok(None);
-    };
-    let keys = service.keys();
-    Ok(Some((0..batch.num_rows()).filter(|&row| keys.is_valid(row) && keys.value(row) as usize == gateway).collect()))
-}
-
-/// A text column's values as interned ids, row by row (0 for null or empty).
-fn ids(batch: &RecordBatch, name: &'static str, strings: &mut Interner) -> Result<Vec<u32>, AllocateError> {
-    let dict = dictionary(batch, name)?;
-    let values = dict.values().as_string::<i32>();
-    let value_ids: Vec<u32> =
-        (0..values.len()).map(|i| strings.id(values.is_valid(i).then(|| values.value(i)))).collect();
-    Ok(dict.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect())
-}
-
-fn dictionary<'a>(
-    batch: &'a RecordBatch,
-    name: &'static str,
-) -> Result<&'a arrow_array::DictionaryArray<Int32Type>, AllocateError> {
-    batch.column_by_name(name).and_then(|c| c.as_dictionary_opt::<Int32Type>()).ok_or(AllocateError::Schema(name))
 }

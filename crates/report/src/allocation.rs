@@ -1,8 +1,6 @@
 //! Reports over allocated API Gateway cost, and reconciliation of allocation to the bill.
 
-use std::collections::BTreeMap;
-
-use curwatch_allocate::{AllocatedRow, Costs, Rules, allocate_each};
+use curwatch_allocate::{AllocatedRow, AllocatedRowRef, Costs, Rules, allocate_each};
 use curwatch_schema::Money;
 use curwatch_schema::columns::API_GATEWAY_SERVICE;
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
@@ -14,7 +12,7 @@ use crate::render::{Cell, Table};
 
 /// Whether allocated rows carry a dimension.
 fn supported(dim: &Dimension) -> bool {
-    value(&AllocatedRow::default(), dim).is_ok()
+    value(&AllocatedRow::default().as_row_ref(), dim).is_ok()
 }
 
 fn unsupported(dim: &Dimension) -> ReportError {
@@ -25,25 +23,31 @@ fn unsupported(dim: &Dimension) -> ReportError {
     ))
 }
 
-fn value<'a>(row: &'a AllocatedRow, dim: &'a Dimension) -> Result<Option<&'a str>, ReportError> {
+fn value<'a>(row: &AllocatedRowRef<'a>, dim: &Dimension) -> Result<Option<&'a str>, ReportError> {
     Ok(match dim {
-        Dimension::BillingPeriod => Some(&row.billing_period),
-        Dimension::Day => Some(&row.day),
-        Dimension::Account => row.account.as_deref(),
-        Dimension::Region => row.region.as_deref(),
-        Dimension::UsageType => row.usage_type.as_deref(),
-        Dimension::ResourceId => row.resource_id.as_deref(),
-        Dimension::ChargeClass => Some(&row.charge_class),
+        Dimension::BillingPeriod => Some(row.billing_period),
+        Dimension::Day => Some(row.day),
+        Dimension::Account => row.account,
+        Dimension::Region => row.region,
+        Dimension::UsageType => row.usage_type,
+        Dimension::ResourceId => row.resource_id,
+        Dimension::ChargeClass => Some(row.charge_class),
         Dimension::Service => Some(API_GATEWAY_SERVICE),
-        Dimension::ApiId => row.api_id.as_deref(),
-        Dimension::Stage => row.stage.as_deref(),
+        Dimension::ApiId => row.api_id,
+        Dimension::Stage => row.stage,
         Dimension::ApiType => Some(row.api_type.as_str()),
         Dimension::Component => Some(row.component.as_str()),
-        Dimension::Team => Some(&row.team),
-        Dimension::OwnerSource => Some(&row.owner_source),
+        Dimension::Team => Some(row.team),
+        Dimension::OwnerSource => Some(row.owner_source),
         Dimension::Label(name) => row.labels.get(name).map(String::as_str),
         other => return Err(unsupported(other)),
     })
+}
+
+/// Whether every row of one line shape has the same value of `dim` (see
+/// `AllocatedRowRef::owner_shape`).
+fn fixed_by_shape(dim: &Dimension) -> bool {
+    !matches!(dim, Dimension::BillingPeriod | Dimension::Day | Dimension::ChargeClass)
 }
 
 fn metric_units(costs: &Costs, metric: Metric) -> i128 {
@@ -65,25 +69,38 @@ pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(V
     let from = request.from_day.map(|d| d.to_string());
     let to = request.to_day.map(|d| d.to_string());
     // Rows are summed as they are made: memory follows the groups asked for, not the rows.
-    // Keys are interned ids, so a row costs a few hash lookups and no allocation.
+    // Keys are interned ids, so a row costs a few hash lookups and no allocation; when every
+    // dimension is fixed by the line's shape, a shape's group is found once and remembered.
+    let by_shape = request.dimensions.iter().all(fixed_by_shape);
     let mut interners: Vec<Interner> = request.dimensions.iter().map(|_| Interner::default()).collect();
-    let mut groups: HashMap<Box<[u32]>, i128> = HashMap::default();
+    let mut slot_of: HashMap<Box<[u32]>, usize> = HashMap::default();
+    let mut groups: Vec<(Box<[u32]>, i128)> = Vec::new();
+    let mut slot_of_shape: Vec<Option<usize>> = Vec::new();
     let mut key = vec![0u32; request.dimensions.len()];
     let allocation = allocate_each(store, request.periods, &request.rules, &mut |row| {
-        if from.as_ref().is_some_and(|f| row.day < *f) || to.as_ref().is_some_and(|t| row.day > *t) {
+        if from.as_deref().is_some_and(|f| row.day < f) || to.as_deref().is_some_and(|t| row.day > t) {
             return;
         }
-        for ((slot, dim), interner) in key.iter_mut().zip(&request.dimensions).zip(&mut interners) {
-            // Every dimension was checked by `supported` above.
-            *slot = interner.id(value(&row, dim).expect("supported"));
-        }
-        let units = metric_units(&row.costs, request.metric);
-        match groups.get_mut(key.as_slice()) {
-            Some(sum) => *sum += units,
-            None => {
-                groups.insert(key.clone().into_boxed_slice(), units);
+        let shape = row.owner_shape.filter(|_| by_shape).map(|s| s as usize);
+        let remembered = shape.and_then(|s| slot_of_shape.get(s).copied().flatten());
+        let slot = remembered.unwrap_or_else(|| {
+            for ((slot, dim), interner) in key.iter_mut().zip(&request.dimensions).zip(&mut interners) {
+                // Every dimension was checked by `supported` above.
+                *slot = interner.id(value(row, dim).expect("supported"));
             }
-        }
+            let slot = *slot_of.entry(key.clone().into_boxed_slice()).or_insert_with(|| {
+                groups.push((key.clone().into_boxed_slice(), 0));
+                groups.len() - 1
+            });
+            if let Some(shape) = shape {
+                if slot_of_shape.len() <= shape {
+                    slot_of_shape.resize(shape + 1, None);
+                }
+                slot_of_shape[shape] = Some(slot);
+            }
+            slot
+        });
+        groups[slot].1 += metric_units(&row.costs, request.metric);
     })?;
     let groups = groups
         .into_iter()
@@ -143,15 +160,19 @@ pub fn reconcile(
     rules: &Rules,
     metric: Metric,
 ) -> Result<Reconciliation, ReportError> {
-    let mut allocated: BTreeMap<(String, Option<String>), i128> = BTreeMap::new();
+    // Interned keys: a row costs two lookups and no allocation.
+    let (mut periods_seen, mut accounts_seen) = (Interner::default(), Interner::default());
+    let mut allocated: HashMap<(u32, u32), i128> = HashMap::default();
     let allocation = allocate_each(store, periods, rules, &mut |row| {
-        *allocated.entry((row.billing_period, row.account)).or_default() += metric_units(&row.costs, metric);
+        let key = (periods_seen.id(Some(row.billing_period)), accounts_seen.id(row.account));
+        *allocated.entry(key).or_default() += metric_units(&row.costs, metric);
     })?;
     let rows = allocation
         .source_totals
         .iter()
         .map(|((period, account), costs)| {
-            let done = allocated.get(&(period.clone(), account.clone())).copied().unwrap_or_default();
+            let key = (periods_seen.id(Some(period)), accounts_seen.id(account.as_deref()));
+            let done = allocated.get(&key).copied().unwrap_or_default();
             (period.clone(), account.clone(), Money::from_units(metric_units(costs, metric)), Money::from_units(done))
         })
         .collect();

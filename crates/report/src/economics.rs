@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use curwatch_allocate::{AllocatedRow, Component, Rules, allocate_each};
+use curwatch_allocate::{AllocatedRowRef, Component, Rules, allocate_each};
 use curwatch_schema::Money;
 use curwatch_store::{PeriodRange, Store};
 
@@ -49,8 +49,8 @@ pub fn stage_usage(store: &Store, periods: PeriodRange, rules: &Rules) -> Result
     let mut stages: BTreeMap<(String, Option<String>), StageUsage> = BTreeMap::new();
     let mut team_cost: BTreeMap<(String, Option<String>), BTreeMap<String, Money>> = BTreeMap::new();
     allocate_each(store, periods, rules, &mut |row| {
-        let Some(api_id) = row.api_id.clone() else { return };
-        let key = (api_id, row.stage.clone());
+        let Some(api_id) = row.api_id else { return };
+        let key = (api_id.to_owned(), row.stage.map(str::to_owned));
         let entry = stages.entry(key.clone()).or_insert_with(|| StageUsage {
             api_id: key.0.clone(),
             stage: key.1.clone(),
@@ -59,8 +59,9 @@ pub fn stage_usage(store: &Store, periods: PeriodRange, rules: &Rules) -> Result
         });
         let slot = entry.components.entry(row.component.as_str()).or_insert((Money::ZERO, 0.0));
         slot.0 += Money::from_units(row.costs.unblended);
-        slot.1 += billable_units(&row);
-        *team_cost.entry(key).or_default().entry(row.team).or_default() += Money::from_units(row.costs.unblended);
+        slot.1 += billable_units(row);
+        *team_cost.entry(key).or_default().entry(row.team.to_owned()).or_default() +=
+            Money::from_units(row.costs.unblended);
     })?;
     for (key, usage) in &mut stages {
         // The team that owns most of a stage's cost speaks for it.
@@ -69,7 +70,7 @@ pub fn stage_usage(store: &Store, periods: PeriodRange, rules: &Rules) -> Result
     Ok(stages.into_values().collect())
 }
 
-fn billable_units(row: &AllocatedRow) -> f64 {
+fn billable_units(row: &AllocatedRowRef<'_>) -> f64 {
     if row.charge_class == "usage" { row.usage_amount } else { 0.0 }
 }
 

@@ -64,6 +64,22 @@ impl Store {
         Ok(Scan::new(self.partition_files(periods)?, columns, Some(service)))
     }
 
+    /// Like [`Store::scan_service`], with `prepare` applied to each batch on the thread that
+    /// decoded it: callers move stateless per-row work (parsing, hashing) off their own thread.
+    /// Text columns named in `plain_text` come as `Utf8` arrays instead of dictionaries (for
+    /// columns of many distinct values, such as `resource_id`, that is cheaper to decode).
+    pub fn scan_service_prepared<T: Send + 'static>(
+        &self,
+        columns: &[&str],
+        plain_text: &[&str],
+        periods: PeriodRange,
+        service: &str,
+        prepare: impl Fn(arrow_array::RecordBatch) -> T + Send + Sync + 'static,
+    ) -> Result<Scan<T>, StoreError> {
+        let files = self.partition_files(periods)?;
+        Ok(Scan::prepared(files, columns, plain_text, Some(service), std::sync::Arc::new(prepare)))
+    }
+
     /// The partition files of the periods in `range`, for engines that read Parquet themselves.
     pub fn partition_files(&self, range: PeriodRange) -> Result<Vec<std::path::PathBuf>, StoreError> {
         let mut files = Vec::new();

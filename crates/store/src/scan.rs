@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use arrow_array::RecordBatch;
+use arrow_schema::{DataType, FieldRef, Schema};
 use curwatch_schema::BillingPeriod;
 use curwatch_schema::columns::SERVICE;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::basic::Encoding;
 use parquet::column::page::{Page, PageReader};
 use parquet::file::metadata::{ColumnChunkMetaData, RowGroupMetaData};
@@ -74,18 +77,26 @@ fn next_batch(
     reader.next().map(|batch| batch.map_err(|e| StoreError::Parquet { path: path.to_owned(), message: e.to_string() }))
 }
 
-/// What a decoding thread sends: a batch (or error), or the end of its current unit.
-enum Message {
-    Batch(Result<RecordBatch, StoreError>),
+/// What a decoding thread sends: a prepared batch (or error), or the end of its current unit.
+enum Message<T> {
+    Batch(Result<T, StoreError>),
     UnitDone,
 }
+
+/// Work done to each batch on the thread that decoded it, before it is handed out.
+type Prepare<T> = Arc<dyn Fn(RecordBatch) -> T + Send + Sync>;
 
 /// A stream of batches over the selected partitions. Row groups are decoded by a few threads,
 /// each taking every n-th one, and handed out in storage order, so results never depend on
 /// timing; memory is bounded by the batches in flight.
-pub struct Scan {
+///
+/// `Scan<T>` hands out each batch after a caller's preparation step (see
+/// [`crate::Store::scan_service_prepared`]), run on the decoding threads: per-row work that
+/// needs no shared state runs on every core instead of on the consumer's.
+pub struct Scan<T = RecordBatch> {
     units: std::vec::IntoIter<Unit>,
-    threads: Vec<Receiver<Message>>,
+    threads: Vec<Receiver<Message<T>>>,
+    prepare: Prepare<T>,
     /// Index of the unit being handed out (its thread is `next_unit % threads`).
     next_unit: usize,
     remaining: usize,
@@ -95,7 +106,20 @@ pub struct Scan {
 
 impl Scan {
     pub(crate) fn new(files: Vec<PathBuf>, columns: &[&str], service: Option<&str>) -> Self {
-        let units: Vec<Unit> = files.into_iter().flat_map(|path| plan_file(path, columns, service)).collect();
+        Scan::prepared(files, columns, &[], service, Arc::new(|batch| batch))
+    }
+}
+
+impl<T: Send + 'static> Scan<T> {
+    pub(crate) fn prepared(
+        files: Vec<PathBuf>,
+        columns: &[&str],
+        plain_text: &[&str],
+        service: Option<&str>,
+        prepare: Prepare<T>,
+    ) -> Self {
+        let units: Vec<Unit> =
+            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service)).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len()).min(4);
         let mut scan = Scan {
             remaining: units.len(),
@@ -103,6 +127,7 @@ impl Scan {
             threads: Vec::new(),
             next_unit: 0,
             current: None,
+            prepare,
         };
         if threads <= 1 {
             scan.units = units.into_iter();
@@ -114,21 +139,26 @@ impl Scan {
         }
         for queue in queues {
             let (sender, receiver) = sync_channel(READY_PER_THREAD);
-            std::thread::spawn(move || decode_units(queue, &sender));
+            let prepare = Arc::clone(&scan.prepare);
+            std::thread::spawn(move || decode_units(queue, &*prepare, &sender));
             scan.threads.push(receiver);
         }
         scan
     }
 }
 
-fn decode_units(queue: Vec<Unit>, sender: &SyncSender<Message>) {
+fn decode_units<T>(
+    queue: Vec<Unit>,
+    prepare: &(dyn Fn(RecordBatch) -> T + Send + Sync),
+    sender: &SyncSender<Message<T>>,
+) {
     // A failed send means the caller hung up (finished early or failed): stop decoding.
     for unit in queue {
         match unit.open() {
             Ok((path, mut reader)) => {
                 while let Some(batch) = next_batch(&path, &mut reader) {
                     let failed = batch.is_err();
-                    if sender.send(Message::Batch(batch)).is_err() || failed {
+                    if sender.send(Message::Batch(batch.map(prepare))).is_err() || failed {
                         return;
                     }
                 }
@@ -144,13 +174,41 @@ fn decode_units(queue: Vec<Unit>, sender: &SyncSender<Message>) {
     }
 }
 
+/// Reads the `plain_text` columns as plain strings rather than dictionaries. A column of many
+/// distinct values outgrows its dictionary page and is stored mostly as plain pages; reading
+/// those back as an Arrow dictionary costs a hash per value, reading them plain a copy.
+fn read_as_plain_text(
+    metadata: ArrowReaderMetadata,
+    plain_text: &[&str],
+) -> Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
+    if plain_text.is_empty() {
+        return Ok(metadata);
+    }
+    let fields: Vec<FieldRef> = metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Dictionary(_, value)
+                if **value == DataType::Utf8 && plain_text.contains(&field.name().as_str()) =>
+            {
+                Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8))
+            }
+            _ => field.clone(),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(fields, metadata.schema().metadata().clone()));
+    ArrowReaderMetadata::try_new(metadata.metadata().clone(), ArrowReaderOptions::new().with_schema(schema))
+}
+
 /// The row groups of one file worth reading: all of them, or those whose `service` statistics
 /// admit the wanted service (row groups without statistics are always read).
-fn plan_file(path: PathBuf, columns: &[&str], service: Option<&str>) -> Vec<Unit> {
+fn plan_file(path: PathBuf, columns: &[&str], plain_text: &[&str], service: Option<&str>) -> Vec<Unit> {
     let planned = (|| {
         let file = Arc::new(File::open(&path).map_err(StoreError::io(&path))?);
         let metadata =
             ArrowReaderMetadata::load(file.as_ref(), Default::default()).map_err(StoreError::parquet(&path))?;
+        let metadata = read_as_plain_text(metadata, plain_text).map_err(StoreError::parquet(&path))?;
         let fields = metadata.schema().fields();
         let mut roots = Vec::with_capacity(columns.len());
         for name in columns {
@@ -232,15 +290,15 @@ fn dictionary_holds(file: &Arc<File>, chunk: &ColumnChunkMetaData, rows: i64, wa
     Some(false)
 }
 
-impl Iterator for Scan {
-    type Item = Result<RecordBatch, StoreError>;
+impl<T> Iterator for Scan<T> {
+    type Item = Result<T, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.threads.is_empty() {
             loop {
                 if let Some((path, reader)) = &mut self.current {
                     match next_batch(path, reader) {
-                        Some(batch) => return Some(batch),
+                        Some(batch) => return Some(batch.map(&*self.prepare)),
                         None => self.current = None,
                     }
                 }
@@ -361,6 +419,28 @@ mod tests {
         let mut sorted = stored.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..400_000).collect::<Vec<_>>(), "no row lost or doubled");
+    }
+
+    #[test]
+    fn prepared_scans_run_the_step_per_batch_and_read_named_columns_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let mut unit = store.begin_unit(UnitSource { export: "e".into(), ..UnitSource::default() }).unwrap();
+        unit.write(&batch(&vec![API_GATEWAY_SERVICE; 300_000], 0)).unwrap();
+        unit.commit().unwrap();
+        let columns = [SERVICE, BILLING_PERIOD];
+        let scan = store
+            .scan_service_prepared(&columns, &[BILLING_PERIOD], PeriodRange::ALL, API_GATEWAY_SERVICE, |batch| {
+                let type_of = |name: &str| batch.column_by_name(name).map(|c| c.data_type().clone());
+                (batch.num_rows(), vec![type_of(SERVICE), type_of(BILLING_PERIOD)])
+            })
+            .unwrap();
+        let prepared: Vec<(usize, Vec<Option<DataType>>)> = scan.map(|p| p.unwrap()).collect();
+        assert_eq!(prepared.iter().map(|(rows, _)| rows).sum::<usize>(), 300_000);
+        for (_, types) in &prepared {
+            assert!(matches!(types[0], Some(DataType::Dictionary(..))), "service stays a dictionary: {types:?}");
+            assert_eq!(types[1], Some(DataType::Utf8), "billing_period was asked for plain");
+        }
     }
 
     #[test]
