@@ -12,7 +12,7 @@ use curwatch_schema::columns::{
     AMORTIZED_COST, API_GATEWAY_SERVICE, NET_UNBLENDED_COST, SERVICE, UNBLENDED_COST, USAGE_START,
 };
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
-use curwatch_store::{PeriodRange, Store, StoreError};
+use curwatch_store::{PeriodRange, Store, StoreError, summary_has};
 
 use crate::dimension::Dimension;
 use crate::render::{Cell, Table};
@@ -153,7 +153,11 @@ pub(crate) fn aggregate(
     // Service names match without regard to case; row-group statistics are exact bytes, so
     // only the stored spelling of API Gateway (whose lines sit in row groups of their own)
     // prunes by them.
+    // Everything asked for is in the daily summaries (no hour, usage type, resource or tag):
+    // they hold the same sums in a few thousand rows a month.
+    let daily = columns.iter().all(|c| summary_has(c)) && !dimensions.contains(&Dimension::Hour);
     let scan = match &request.service {
+        _ if daily => store.scan_daily(&columns, request.periods)?,
         Some(service) if service.eq_ignore_ascii_case(API_GATEWAY_SERVICE) => {
             store.scan_service(&columns, request.periods, API_GATEWAY_SERVICE)?
         }

@@ -11,6 +11,7 @@ use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
@@ -135,8 +136,11 @@ impl RowGroupFile {
         .map_err(|e: ParquetError| StoreError::Parquet { path: self.path.clone(), message: e.to_string() })
     }
 
-    /// Writes the footer and makes the file durable.
-    pub fn finish(self) -> Result<(), StoreError> {
+    /// Writes the footer, with `metadata` in its key-value list, and makes the file durable.
+    pub fn finish(mut self, metadata: Vec<KeyValue>) -> Result<(), StoreError> {
+        for entry in metadata {
+            self.file.append_key_value_metadata(entry);
+        }
         let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
         file.sync_all().map_err(StoreError::io(&self.path))
     }

@@ -7,6 +7,8 @@ use curwatch_schema::BillingPeriod;
 use crate::error::StoreError;
 
 pub(crate) const LINE_ITEMS: &str = "line_items";
+/// Daily summaries, one per partition file, at the same relative path.
+pub(crate) const SUMMARIES: &str = "summaries";
 pub(crate) const STATE: &str = "state";
 pub(crate) const STAGING: &str = ".staging";
 const PERIOD_PREFIX: &str = "billing_period=";

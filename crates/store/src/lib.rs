@@ -16,12 +16,14 @@ mod error;
 mod layout;
 mod scan;
 mod state;
+mod summary;
 mod writer;
 
 pub use error::StoreError;
 pub use layout::export_slug;
 pub use scan::{PeriodRange, Scan};
 pub use state::{PartitionRecord, SourceFileRecord};
+pub use summary::{SUMMARY_TEXT_COLUMNS, summary_has};
 pub use writer::{UnitSource, UnitWriter};
 
 use std::path::{Path, PathBuf};
@@ -78,6 +80,15 @@ impl Store {
     ) -> Result<Scan<T>, StoreError> {
         let files = self.partition_files(periods)?;
         Ok(Scan::prepared(files, columns, plain_text, Some(service), std::sync::Arc::new(prepare)))
+    }
+
+    /// Like [`Store::scan`] for columns a daily summary holds (see [`summary_has`]): each
+    /// partition is read from its summary when it has a current one (a few thousand rows for a
+    /// month of millions), else from its lines. `usage_start` then holds the day only.
+    pub fn scan_daily(&self, columns: &[&str], periods: PeriodRange) -> Result<Scan, StoreError> {
+        let files = self.partition_files(periods)?;
+        let files = files.iter().map(|file| summary::current_summary(&self.root, file)).collect();
+        Ok(Scan::new(files, columns, None))
     }
 
     /// The partition files of the periods in `range`, for engines that read Parquet themselves.

@@ -329,11 +329,12 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::cast::AsArray;
-    use arrow_array::types::TimestampMicrosecondType;
+    use arrow_array::types::{Decimal128Type, TimestampMicrosecondType};
     use arrow_array::{ArrayRef, Decimal128Array, DictionaryArray, TimestampMicrosecondArray, new_null_array};
     use curwatch_schema::canonical_schema;
     use curwatch_schema::columns::{
-        AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, UNBLENDED_COST, USAGE_START, money_type,
+        AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, NET_UNBLENDED_COST, UNBLENDED_COST, USAGE_START,
+        money_type,
     };
 
     use super::*;
@@ -441,6 +442,55 @@ mod tests {
             assert!(matches!(types[0], Some(DataType::Dictionary(..))), "service stays a dictionary: {types:?}");
             assert_eq!(types[1], Some(DataType::Utf8), "billing_period was asked for plain");
         }
+    }
+
+    /// Rows and unblended, net and amortized totals read by a daily scan.
+    fn daily_totals(store: &Store) -> (usize, i128, i128, i128) {
+        let columns = [SERVICE, USAGE_START, UNBLENDED_COST, NET_UNBLENDED_COST, AMORTIZED_COST];
+        let mut totals = (0, 0, 0, 0);
+        for batch in store.scan_daily(&columns, PeriodRange::ALL).unwrap() {
+            let batch = batch.unwrap();
+            let sum = |name: &str| -> i128 {
+                let amounts = batch.column_by_name(name).unwrap().as_primitive::<Decimal128Type>();
+                // Lines have no net cost: what a net report sums is their unblended cost.
+                let fallback = batch.column_by_name(UNBLENDED_COST).unwrap().as_primitive::<Decimal128Type>();
+                amounts.iter().zip(fallback.iter()).map(|(a, u)| a.or(u).unwrap_or_default()).sum()
+            };
+            totals.0 += batch.num_rows();
+            totals.1 += sum(UNBLENDED_COST);
+            totals.2 += sum(NET_UNBLENDED_COST);
+            totals.3 += sum(AMORTIZED_COST);
+        }
+        totals
+    }
+
+    #[test]
+    fn daily_scans_read_current_summaries_and_fall_back_to_lines() {
+        const DAY: i64 = 86_400_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let write = |batches: &[RecordBatch]| {
+            let mut unit = store.begin_unit(UnitSource { export: "e".into(), ..UnitSource::default() }).unwrap();
+            batches.iter().for_each(|b| unit.write(b).unwrap());
+            unit.commit().unwrap();
+        };
+        let services: Vec<&str> =
+            (0..1_000).map(|i| if i % 3 == 0 { API_GATEWAY_SERVICE } else { "AmazonS3" }).collect();
+        write(&[batch(&services, 0), batch(&services, 3 * DAY)]);
+        // Two services on two days: four summary rows for 2,000 lines, every unit kept.
+        assert_eq!(daily_totals(&store), (4, 2_000, 2_000, 2_000));
+
+        let file = store.partition_files(PeriodRange::ALL).unwrap().remove(0);
+        let summary = crate::summary::summary_path(store.root(), &file).unwrap();
+        let old_summary = std::fs::read(&summary).unwrap();
+        write(&[batch(&services[..10], 0)]);
+        assert_eq!(daily_totals(&store), (2, 10, 10, 10), "the rewrite brought its own summary");
+
+        // A summary of an earlier generation of the file is never read with it.
+        std::fs::write(&summary, old_summary).unwrap();
+        assert_eq!(daily_totals(&store), (10, 10, 10, 10), "stale summary: the lines are read");
+        std::fs::remove_file(&summary).unwrap();
+        assert_eq!(daily_totals(&store), (10, 10, 10, 10), "no summary: the lines are read");
     }
 
     #[test]

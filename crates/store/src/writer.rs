@@ -21,6 +21,7 @@ use crate::encode::{RowGroup, RowGroupFile};
 use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
 use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
+use crate::summary::{self, DailySummary, summary_path};
 
 /// Where a unit's rows came from; recorded with every partition it writes.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,8 @@ pub(crate) const ROW_GROUP_ROWS: usize = 1 << 17;
 
 struct PartitionWriter {
     staged: PathBuf,
+    staged_summary: PathBuf,
+    summary: DailySummary,
     file: RowGroupFile,
     rows: u64,
     unblended: Money,
@@ -72,13 +75,30 @@ impl PartitionWriter {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(PathBuf, u64, Money, Money), StoreError> {
+    fn finish(mut self) -> Result<StagedPartition, StoreError> {
         for group in [self.mixed.take(), self.gateway.take()].into_iter().flatten() {
             self.file.close_row_group(group)?;
         }
-        self.file.finish()?;
-        Ok((self.staged, self.rows, self.unblended, self.amortized))
+        // The summary's id goes into the file's footer: it links the two (see `summary`).
+        let id = self.summary.write(&self.staged_summary)?;
+        self.file.finish(vec![summary::summary_id(&id)])?;
+        Ok(StagedPartition {
+            path: self.staged,
+            summary: self.staged_summary,
+            rows: self.rows,
+            unblended: self.unblended,
+            amortized: self.amortized,
+        })
     }
+}
+
+/// A partition file and its summary, written to staging and waiting for the commit.
+struct StagedPartition {
+    path: PathBuf,
+    summary: PathBuf,
+    rows: u64,
+    unblended: Money,
+    amortized: Money,
 }
 
 /// Rows of one unit on their way into the store. Dropping it without `commit` leaves the
@@ -125,6 +145,8 @@ impl UnitWriter {
             let staged = self.staging.join(format!("{period}.parquet"));
             let file = RowGroupFile::create(&staged, canonical_schema(), writer_properties())?;
             let partition = PartitionWriter {
+                staged_summary: self.staging.join(format!("{period}.summary.parquet")),
+                summary: DailySummary::default(),
                 staged,
                 file,
                 rows: 0,
@@ -152,6 +174,7 @@ impl UnitWriter {
             partition.unblended += sum_money(&part, UNBLENDED_COST);
             partition.amortized += sum_money(&part, AMORTIZED_COST);
             partition.rows += part.num_rows() as u64;
+            partition.summary.add(&part)?;
             partition.write(&part)?;
         }
         Ok(())
@@ -162,16 +185,20 @@ impl UnitWriter {
         let ingested_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut staged = Vec::new();
         for (period, partition) in std::mem::take(&mut self.partitions) {
-            let (path, rows, unblended, amortized) = partition.finish()?;
-            staged.push((period, path, rows, unblended, amortized));
+            staged.push((period, partition.finish()?));
         }
         let mut records = Vec::new();
-        for (period, path, rows, unblended, amortized) in staged {
+        for (period, StagedPartition { path, summary, rows, unblended, amortized }) in staged {
             let target = partition_path(&self.root, period, &self.source.export);
-            let dir = target.parent().expect("partition has a folder");
-            std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
-            std::fs::rename(&path, &target).map_err(StoreError::io(&target))?;
-            sync_dir(dir);
+            // The summary goes first: until the partition file follows, their ids differ (unless
+            // the sums are the same) and readers ignore the new summary.
+            let summary_target = summary_path(&self.root, &target).expect("partition under line_items");
+            for (from, to) in [(&summary, &summary_target), (&path, &target)] {
+                let dir = to.parent().expect("partition has a folder");
+                std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+                std::fs::rename(from, to).map_err(StoreError::io(to))?;
+                sync_dir(dir);
+            }
             records.push(PartitionRecord {
                 billing_period: period.to_string(),
                 export: self.source.export.clone(),
