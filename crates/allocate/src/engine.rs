@@ -161,8 +161,6 @@ struct ShapeIds {
     product_region: u32,
     usage_type: u32,
     resource: u32,
-    /// Tags as sorted `key=value` lines.
-    tags: u32,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -298,7 +296,6 @@ pub fn allocate_each(
                 product_region: strings.id(line.product_region),
                 usage_type: strings.id(line.usage_type),
                 resource: strings.id(line.resource),
-                tags: strings.id(Some(&line.tag_text())),
             };
             // A pair the first pass did not see (the store changed between passes) is
             // classified on its own.
@@ -306,7 +303,7 @@ pub fn allocate_each(
                 .get(&lines::pair_fingerprint(line.resource, line.usage_type))
                 .cloned()
                 .unwrap_or_else(|| classify_line(line.resource, line.usage_type));
-            owners.push(decide_owner(strings, &mut teams, rules, &types, api, shape));
+            owners.push(decide_owner(strings, &mut teams, rules, &types, api, shape, line.tag_pairs()));
             (owners.len() - 1) as u32
         });
         let owner = &owners[index as usize];
@@ -393,7 +390,7 @@ pub fn allocate_each(
                 billing_period: strings.get(period).unwrap_or_default(),
                 day: &day,
                 account: strings.get(account),
-                region: strings.get(usage_type).and_then(region_of_usage_type).or(strings.get(product_region)),
+                region: line_region(&strings, usage_type, product_region),
                 usage_type: strings.get(usage_type),
                 resource_id: strings.get(resource),
                 charge_class: class,
@@ -415,16 +412,13 @@ pub fn allocate_each(
     Ok(allocation)
 }
 
-fn day_text(day: u32) -> String {
-    DateTime::from_timestamp(i64::from(day) * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default()
+/// A line's region: from its usage type's billing code, else its product region.
+fn line_region(strings: &Interner, usage_type: u32, product_region: u32) -> Option<&str> {
+    strings.get(usage_type).and_then(region_of_usage_type).or(strings.get(product_region))
 }
 
-/// Tags travel through grouping as `key=value` lines, sorted; this reads them back.
-fn parse_tags(text: Option<&str>) -> Vec<(String, String)> {
-    text.map(|t| {
-        t.split('\n').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
-    })
-    .unwrap_or_default()
+fn day_text(day: u32) -> String {
+    DateTime::from_timestamp(i64::from(day) * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default()
 }
 
 /// The ownership of one line shape: owner tag, then the first matching rule, then the
@@ -436,9 +430,9 @@ fn decide_owner(
     types: &ApiTypes,
     api: ApiLine,
     shape: ShapeIds,
+    tag_pairs: Vec<(String, String)>,
 ) -> Owner {
-    let tag_pairs = parse_tags(strings.get(shape.tags));
-    let region = strings.get(shape.usage_type).and_then(region_of_usage_type).or(strings.get(shape.product_region));
+    let region = line_region(strings, shape.usage_type, shape.product_region);
     let api_type = types.resolve(&api);
     let facts = LineFacts {
         account: strings.get(shape.account),

@@ -1,8 +1,7 @@
 //! API Gateway lines as the allocation reads them, in two passes over the store.
 //!
 //! Per-row work that needs no shared state runs on the store's decoding threads: finding the
-//! API Gateway rows, building each line's tag text and fingerprinting what its owner depends
-//! on. The allocating thread then finds a line's owner with one lookup of a 128-bit number, and
+//! API Gateway rows, sorting each line's tags and fingerprinting what its owner depends on. The allocating thread then finds a line's owner with one lookup of a 128-bit number, and
 //! reads a line's text only the first time its shape is seen.
 
 use arrow_array::cast::AsArray;
@@ -91,7 +90,8 @@ fn prepare_pairs(batch: RecordBatch) -> Result<Option<Prepared>, AllocateError> 
 }
 
 /// One API Gateway line of the second pass. `shape` fingerprints what its owner depends on
-/// (account, product region, usage type, resource, tags); the rest is interned or summed.
+/// (account, product region, usage type, resource, and each tag's key and value); the rest is
+/// interned or summed.
 pub(crate) struct Line<'a> {
     pub shape: Fingerprint,
     pub period: u32,
@@ -110,11 +110,12 @@ pub(crate) struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// Tags as sorted `key=value` lines.
-    pub fn tag_text(&self) -> String {
-        let mut text = String::new();
-        self.tags.text(self.row, &mut Vec::new(), &mut text);
-        text
+    /// The line's tags, sorted. A newline inside a value becomes a space: team names and
+    /// labels print on one line.
+    pub fn tag_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        self.tags.pairs(self.row, &mut pairs);
+        pairs.into_iter().map(|(key, value)| (key.to_owned(), value.replace('\n', " "))).collect()
     }
 }
 
@@ -145,9 +146,9 @@ pub(crate) fn scan_lines(
     let scan = store.scan_service_prepared(&LINE_COLUMNS, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, prepare_lines)?;
     for prepared in scan {
         let Some(Prepared { batch, rows, fingerprints }) = prepared?? else { continue };
-        let period = ids(&batch, col::BILLING_PERIOD, strings)?;
-        let charge_class = ids(&batch, col::CHARGE_CLASS, strings)?;
-        let line_item_type = ids(&batch, col::LINE_ITEM_TYPE, strings)?;
+        let period = strings.dictionary_ids(dictionary(&batch, col::BILLING_PERIOD)?);
+        let charge_class = strings.dictionary_ids(dictionary(&batch, col::CHARGE_CLASS)?);
+        let line_item_type = strings.dictionary_ids(dictionary(&batch, col::LINE_ITEM_TYPE)?);
         let account = Text::of(&batch, col::ACCOUNT_ID)?;
         let product_region = Text::of(&batch, col::REGION)?;
         let usage_type = Text::of(&batch, col::USAGE_TYPE)?;
@@ -203,18 +204,20 @@ fn prepare_lines(batch: RecordBatch) -> Result<Option<Prepared>, AllocateError> 
     let usage_type = Text::of(&batch, col::USAGE_TYPE)?;
     let resource = Text::of(&batch, col::RESOURCE_ID)?;
     let tags = Tags::of(&batch)?;
-    let (mut builder, mut pairs, mut tag_text) = (FingerprintBuilder::default(), Vec::new(), String::new());
+    let (mut builder, mut pairs) = (FingerprintBuilder::default(), Vec::new());
     let fingerprints = rows
         .iter()
         .map(|&row| {
-            tags.text(row, &mut pairs, &mut tag_text);
             builder
                 .part(account.get(row))
                 .part(product_region.get(row))
                 .part(usage_type.get(row))
-                .part(resource.get(row))
-                .part(Some(&tag_text))
-                .finish()
+                .part(resource.get(row));
+            tags.pairs(row, &mut pairs);
+            for (key, value) in &pairs {
+                builder.part(Some(key)).part(Some(value));
+            }
+            builder.finish()
         })
         .collect();
     Ok(Some(Prepared { batch, rows, fingerprints }))
@@ -264,29 +267,15 @@ impl<'a> Tags<'a> {
         Ok(Tags { keys, values, offsets: tags.value_offsets() })
     }
 
-    /// Writes a row's tags into `out` as sorted `key=value` lines (a newline inside a value
-    /// becomes a space); `pairs` is scratch space.
-    fn text(&self, row: usize, pairs: &mut Vec<(&'a str, &'a str)>, out: &mut String) {
+    /// A row's tags with a value, sorted by key then value, into `out`.
+    fn pairs(&self, row: usize, out: &mut Vec<(&'a str, &'a str)>) {
         out.clear();
-        pairs.clear();
-        pairs.extend(
+        out.extend(
             (self.offsets[row] as usize..self.offsets[row + 1] as usize)
                 .filter(|&i| self.values.is_valid(i))
                 .map(|i| (self.keys.value(i), self.values.value(i))),
         );
-        pairs.sort_unstable();
-        for (i, (key, value)) in pairs.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            out.push_str(key);
-            out.push('=');
-            if value.contains('\n') {
-                out.push_str(&value.replace('\n', " "));
-            } else {
-                out.push_str(value);
-            }
-        }
+        out.sort_unstable();
     }
 }
 
@@ -300,15 +289,6 @@ fn gateway_rows(batch: &RecordBatch) -> Result<Option<Vec<usize>>, AllocateError
     };
     let keys = service.keys();
     Ok(Some((0..batch.num_rows()).filter(|&row| keys.is_valid(row) && keys.value(row) as usize == gateway).collect()))
-}
-
-/// A text column's values as interned ids, row by row (0 for null or empty).
-fn ids(batch: &RecordBatch, name: &'static str, strings: &mut Interner) -> Result<Vec<u32>, AllocateError> {
-    let dict = dictionary(batch, name)?;
-    let values = dict.values().as_string::<i32>();
-    let value_ids: Vec<u32> =
-        (0..values.len()).map(|i| strings.id(values.is_valid(i).then(|| values.value(i)))).collect();
-    Ok(dict.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect())
 }
 
 fn dictionary<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a DictionaryArray<Int32Type>, AllocateError> {

@@ -150,14 +150,14 @@ pub(crate) fn aggregate(
     let mut groups: HashMap<Box<[u32]>, i128> = HashMap::default();
     let mut single: Vec<Option<i128>> = Vec::new();
     let width = dimensions.len();
-    // Service names match without regard to case; row-group statistics are exact bytes, so
-    // only the stored spelling of API Gateway (whose lines sit in row groups of their own)
-    // prunes by them.
     // Everything asked for is in the daily summaries (no hour, usage type, resource or tag):
     // they hold the same sums in a few thousand rows a month.
     let daily = columns.iter().all(|c| summary_has(c)) && !dimensions.contains(&Dimension::Hour);
     let scan = match &request.service {
         _ if daily => store.scan_daily(&columns, request.periods)?,
+        // Service names match without regard to case; row-group statistics are exact bytes, so
+        // only the stored spelling of API Gateway (whose lines sit in row groups of their own)
+        // prunes by them.
         Some(service) if service.eq_ignore_ascii_case(API_GATEWAY_SERVICE) => {
             store.scan_service(&columns, request.periods, API_GATEWAY_SERVICE)?
         }
@@ -308,10 +308,7 @@ fn dimension_ids(batch: &RecordBatch, dim: &Dimension, interner: &mut Interner) 
         }
         _ => {
             let dict = column.as_dictionary_opt::<Int32Type>().ok_or_else(|| schema_error(dim.column()))?;
-            let values = dict.values().as_string::<i32>();
-            let value_ids: Vec<u32> = values.iter().map(|v| interner.id(v)).collect();
-            let null_id = interner.id(None);
-            Ok(dict.keys().iter().map(|k| k.map_or(null_id, |k| value_ids[k as usize])).collect())
+            Ok(interner.dictionary_ids(dict))
         }
     }
 }

@@ -1,5 +1,9 @@
 //! Interning text to small ids, for group-by keys over dictionary-encoded columns.
 
+use arrow_array::DictionaryArray;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+
 /// A hash map with a fast, non-cryptographic hasher, for group-by keys of our own data.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -21,6 +25,14 @@ impl Interner {
         let id = self.values.len() as u32;
         self.ids.insert(value.to_owned(), id);
         id
+    }
+
+    /// A dictionary text column's rows as ids (0 for a null key or a null or empty value):
+    /// each distinct value is interned once per batch, not once per row.
+    pub fn dictionary_ids(&mut self, column: &DictionaryArray<Int32Type>) -> Vec<u32> {
+        let values = column.values().as_string::<i32>();
+        let value_ids: Vec<u32> = values.iter().map(|v| self.id(v)).collect();
+        column.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect()
     }
 
     pub fn get(&self, id: u32) -> Option<&str> {

@@ -23,7 +23,7 @@ pub use error::StoreError;
 pub use layout::export_slug;
 pub use scan::{PeriodRange, Scan};
 pub use state::{PartitionRecord, SourceFileRecord};
-pub use summary::{SUMMARY_TEXT_COLUMNS, summary_has};
+pub use summary::summary_has;
 pub use writer::{UnitSource, UnitWriter};
 
 use std::path::{Path, PathBuf};

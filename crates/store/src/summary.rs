@@ -14,6 +14,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, Decimal128Array, DictionaryArray, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{Field, Schema, SchemaRef};
+use curwatch_schema::Money;
 use curwatch_schema::columns::{
     ACCOUNT_ID, AMORTIZED_COST, BILLING_PERIOD, CHARGE_CLASS, EXPORT, LINE_ITEM_TYPE, NET_UNBLENDED_COST,
     PAYER_ACCOUNT_ID, PROVIDER, REGION, SERVICE, SERVICE_NAME, UNBLENDED_COST, USAGE_START, money_type, text_type,
@@ -29,7 +30,7 @@ use twox_hash::XxHash3_128;
 use crate::error::StoreError;
 
 /// The text columns a summary row is keyed by, beside the day.
-pub const SUMMARY_TEXT_COLUMNS: [&str; 10] = [
+const SUMMARY_TEXT_COLUMNS: [&str; 10] = [
     BILLING_PERIOD,
     PAYER_ACCOUNT_ID,
     ACCOUNT_ID,
@@ -81,9 +82,7 @@ impl DailySummary {
                 .column_by_name(column)
                 .and_then(|c| c.as_dictionary_opt::<Int32Type>())
                 .ok_or_else(|| StoreError::Invalid(format!("`{column}` is not dictionary text")))?;
-            let values = dict.values().as_string::<i32>();
-            let value_ids: Vec<u32> = values.iter().map(|v| interner.id(v)).collect();
-            ids.push(dict.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect());
+            ids.push(interner.dictionary_ids(dict));
         }
         let starts = batch
             .column_by_name(USAGE_START)
@@ -110,6 +109,13 @@ impl DailySummary {
             sums.amortized += if amortized.is_valid(row) { amortized.value(row) } else { 0 };
         }
         Ok(())
+    }
+
+    /// Unblended and amortized cost over every row added: the partition's totals.
+    pub(crate) fn totals(&self) -> (Money, Money) {
+        let (unblended, amortized) =
+            self.sums.values().fold((0, 0), |(u, a), sums| (u + sums.unblended, a + sums.amortized));
+        (Money::from_units(unblended), Money::from_units(amortized))
     }
 
     /// Writes the summary as Parquet and returns its id: a fingerprint of its content, which

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int32Type};
+use arrow_array::types::Int32Type;
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
 use curwatch_schema::columns::{
     ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, NET_UNBLENDED_COST, SERVICE,
@@ -46,8 +46,6 @@ struct PartitionWriter {
     summary: DailySummary,
     file: RowGroupFile,
     rows: u64,
-    unblended: Money,
-    amortized: Money,
     /// Open row groups: API Gateway lines apart from the rest.
     mixed: Option<RowGroup>,
     gateway: Option<RowGroup>,
@@ -82,13 +80,8 @@ impl PartitionWriter {
         // The summary's id goes into the file's footer: it links the two (see `summary`).
         let id = self.summary.write(&self.staged_summary)?;
         self.file.finish(vec![summary::summary_id(&id)])?;
-        Ok(StagedPartition {
-            path: self.staged,
-            summary: self.staged_summary,
-            rows: self.rows,
-            unblended: self.unblended,
-            amortized: self.amortized,
-        })
+        let (unblended, amortized) = self.summary.totals();
+        Ok(StagedPartition { path: self.staged, summary: self.staged_summary, rows: self.rows, unblended, amortized })
     }
 }
 
@@ -150,8 +143,6 @@ impl UnitWriter {
                 staged,
                 file,
                 rows: 0,
-                unblended: Money::ZERO,
-                amortized: Money::ZERO,
                 mixed: None,
                 gateway: None,
             };
@@ -171,8 +162,6 @@ impl UnitWriter {
                 Some(indices) => take_rows(batch, &indices)?,
             };
             let partition = self.partition(period)?;
-            partition.unblended += sum_money(&part, UNBLENDED_COST);
-            partition.amortized += sum_money(&part, AMORTIZED_COST);
             partition.rows += part.num_rows() as u64;
             partition.summary.add(&part)?;
             partition.write(&part)?;
@@ -313,14 +302,6 @@ fn split_by_period(batch: &RecordBatch) -> Result<Vec<PeriodRows>, StoreError> {
 fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, StoreError> {
     let indices = UInt32Array::from(rows.to_vec());
     arrow_select::take::take_record_batch(batch, &indices).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
-pub(crate) fn sum_money(batch: &RecordBatch, column: &str) -> Money {
-    let Some(array) = batch.column_by_name(column) else {
-        return Money::ZERO;
-    };
-    let decimals = array.as_primitive::<Decimal128Type>();
-    Money::from_units(decimals.iter().flatten().sum())
 }
 
 fn relative(root: &Path, path: &Path) -> String {

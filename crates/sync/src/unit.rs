@@ -1,9 +1,11 @@
 //! Reading one unit's fetched files into the store as one atomic commit.
 
+use std::sync::mpsc::SyncSender;
+
 use arrow_array::RecordBatch;
 use curwatch_ingest::{DiscoveredUnit, FileContext, IngestError, open_file};
 use curwatch_source::{ExportSource, Fetches};
-use curwatch_store::{SourceFileRecord, Store, UnitSource};
+use curwatch_store::{SourceFileRecord, Store, StoreError, UnitSource};
 
 use crate::outcome::Outcome;
 
@@ -39,7 +41,7 @@ fn write(
         .iter()
         .map(|f| SourceFileRecord { key: f.key.clone(), size: f.size, etag: f.etag.clone() })
         .collect();
-    let store_error = |e: curwatch_store::StoreError| {
+    let store_error = |e: StoreError| {
         IngestError::new(store.root(), curwatch_ingest::ErrorKind::Fetch(format!("cannot write the store: {e}")))
     };
     let mut writer = store
@@ -52,59 +54,56 @@ fn write(
             source_files,
         })
         .map_err(store_error)?;
-    // Decoding and canonicalising run on their own thread while this one encodes the store's
-    // Parquet: the two halves of the work take about as long, so two cores halve the time.
-    // A few batches in flight keep memory bounded.
-    let files: Vec<_> = files
-        .map(|file| {
-            file.map(|f| {
-                let shown = source.object_location(&f.info.key);
-                (f, shown)
-            })
-        })
-        .collect();
-    let export = unit.export_id.clone();
-    std::thread::scope(|scope| {
-        let (sender, batches) = std::sync::mpsc::sync_channel::<Result<(&'static str, RecordBatch), IngestError>>(2);
-        scope.spawn(move || {
-            for file in files {
-                let (file, shown) = match file {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        let _ = sender.send(Err(crate::fetch_error(error)));
-                        return;
-                    }
-                };
-                // Errors name the object as the user knows it, not the download's temporary path.
-                let rename = |mut e: IngestError| {
-                    e.path = shown.clone().into();
-                    e
-                };
-                let ctx = FileContext { export: export.clone(), source_file: file.info.key.clone() };
-                let reader = match open_file(file.path(), ctx) {
-                    Ok(reader) => reader,
-                    Err(error) => {
-                        let _ = sender.send(Err(rename(error)));
-                        return;
-                    }
-                };
-                let label = reader.format().label();
-                for batch in reader {
-                    let failed = batch.is_err();
-                    // The receiver hangs up when writing failed: stop reading.
-                    if sender.send(batch.map(|b| (label, b)).map_err(rename)).is_err() || failed {
-                        return;
-                    }
-                }
+    // This thread pulls the files (downloads stay a bounded number ahead), decodes and
+    // canonicalises them, while another encodes the store's Parquet: the two halves of the
+    // work take about as long, so two cores halve the time. Two batches in flight bound memory.
+    let writer = std::thread::scope(|scope| {
+        let (sender, batches) = std::sync::mpsc::sync_channel::<(&'static str, RecordBatch)>(2);
+        let writing = scope.spawn(move || {
+            for (label, batch) in batches {
+                writer.set_format(label);
+                writer.write(&batch)?;
             }
+            Ok::<_, StoreError>(writer)
         });
-        for message in batches {
-            let (label, batch) = message?;
-            writer.set_format(label);
-            writer.write(&batch).map_err(store_error)?;
-            rows(writer.rows());
-        }
-        Ok::<(), IngestError>(())
+        let read = read_files(source, &unit.export_id, files, &sender, rows);
+        drop(sender);
+        let written = writing.join().expect("the store writer panicked");
+        read?;
+        written.map_err(store_error)
     })?;
     writer.commit().map_err(store_error)
+}
+
+/// Decodes the files in order and hands their batches to the writer. Stops early, without an
+/// error of its own, when the writer hangs up: the writer's error is the one to report.
+fn read_files(
+    source: &dyn ExportSource,
+    export: &str,
+    files: &mut dyn Iterator<Item = Result<curwatch_source::LocalFile, curwatch_source::SourceError>>,
+    writer: &SyncSender<(&'static str, RecordBatch)>,
+    rows: &dyn Fn(u64),
+) -> Result<(), IngestError> {
+    let mut read = 0;
+    for file in files {
+        let file = file.map_err(crate::fetch_error)?;
+        let shown = source.object_location(&file.info.key);
+        // Errors name the object as the user knows it, not the download's temporary path.
+        let rename = |mut e: IngestError| {
+            e.path = shown.clone().into();
+            e
+        };
+        let ctx = FileContext { export: export.to_owned(), source_file: file.info.key.clone() };
+        let reader = open_file(file.path(), ctx).map_err(rename)?;
+        let label = reader.format().label();
+        for batch in reader {
+            let batch = batch.map_err(rename)?;
+            read += batch.num_rows() as u64;
+            if writer.send((label, batch)).is_err() {
+                return Ok(());
+            }
+            rows(read);
+        }
+    }
+    Ok(())
 }
