@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder, StringDictionaryBuilder};
+use arrow_array::builder::{ArrayBuilder, MapBuilder, MapFieldNames, StringBuilder, StringDictionaryBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{
     ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
@@ -173,7 +173,9 @@ pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, Er
 pub(crate) struct TagMapBuilder {
     builder: MapBuilder<StringBuilder, StringBuilder>,
     normalised: HashMap<String, String>,
-    row_keys: Vec<String>,
+    /// Index of the row's first entry among all keys written: the row's own keys are the ones
+    /// after it, checked in place for duplicates instead of copied aside.
+    row_first_entry: usize,
 }
 
 impl TagMapBuilder {
@@ -185,36 +187,28 @@ impl TagMapBuilder {
             StringBuilder::with_capacity(capacity, capacity * 8),
             capacity,
         );
-        TagMapBuilder { builder, normalised: HashMap::new(), row_keys: Vec::new() }
+        TagMapBuilder { builder, normalised: HashMap::new(), row_first_entry: 0 }
     }
 
     /// The normalised form of a raw key (cached: the same few keys repeat on every row).
     pub fn key(&mut self, raw: &str) -> &str {
-        if !self.normalised.contains_key(raw) {
-            self.normalised.insert(raw.to_owned(), tag_key(raw));
-        }
-        &self.normalised[raw]
+        normalised_key(&mut self.normalised, raw)
     }
 
     /// Adds an entry under an already-normalised key; the first value of a key wins
     /// (AWS merges colliding tag columns the same way).
     pub fn push_normalised(&mut self, key: &str, value: &str) {
-        if value.is_empty() || self.row_keys.iter().any(|k| k == key) {
-            return;
-        }
-        self.row_keys.push(key.to_owned());
-        self.builder.keys().append_value(key);
-        self.builder.values().append_value(value);
+        push_entry(&mut self.builder, self.row_first_entry, key, value);
     }
 
     pub fn push_raw(&mut self, raw_key: &str, value: &str) {
-        let key = self.key(raw_key).to_owned();
-        self.push_normalised(&key, value);
+        let key = normalised_key(&mut self.normalised, raw_key);
+        push_entry(&mut self.builder, self.row_first_entry, key, value);
     }
 
     pub fn end_row(&mut self) {
-        self.row_keys.clear();
         self.builder.append(true).expect("keys and values stay aligned");
+        self.row_first_entry = self.builder.keys().len();
     }
 
     pub fn finish(mut self) -> ArrayRef {
@@ -222,10 +216,31 @@ impl TagMapBuilder {
     }
 }
 
+fn normalised_key<'a>(cache: &'a mut HashMap<String, String>, raw: &str) -> &'a str {
+    if !cache.contains_key(raw) {
+        cache.insert(raw.to_owned(), tag_key(raw));
+    }
+    &cache[raw]
+}
+
+/// Appends `key = value` to the row being built unless the value is empty or the row already
+/// has the key.
+fn push_entry(builder: &mut MapBuilder<StringBuilder, StringBuilder>, row_first_entry: usize, key: &str, value: &str) {
+    let keys = builder.keys();
+    let (offsets, bytes) = (keys.offsets_slice(), keys.values_slice());
+    let written = |i: usize| &bytes[offsets[i] as usize..offsets[i + 1] as usize];
+    if value.is_empty() || (row_first_entry..offsets.len() - 1).any(|i| written(i) == key.as_bytes()) {
+        return;
+    }
+    keys.append_value(key);
+    builder.values().append_value(value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::Array;
+    use arrow_array::cast::AsArray;
     use curwatch_schema::columns::map_type;
 
     #[test]
@@ -235,10 +250,23 @@ mod tests {
         builder.push_raw("user_cost_center", "b");
         builder.end_row();
         builder.end_row();
+        builder.push_raw("user_cost_center", "c");
+        builder.push_raw("user:team", "");
+        builder.end_row();
         let array = builder.finish();
         assert_eq!(array.data_type(), &map_type());
-        let map = arrow_array::cast::AsArray::as_map(array.as_ref());
-        assert_eq!(map.value(0).len(), 1, "colliding keys merge, first wins");
-        assert_eq!(map.value(1).len(), 0);
+        let map = array.as_map();
+        let entries = |row: usize| {
+            let entry = map.value(row);
+            let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
+            (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect::<Vec<_>>()
+        };
+        assert_eq!(entries(0), [("cost_center".to_owned(), "a".to_owned())], "colliding keys merge, first wins");
+        assert_eq!(entries(1), []);
+        assert_eq!(
+            entries(2),
+            [("cost_center".to_owned(), "c".to_owned())],
+            "a key blocks only its own row; empty values are dropped"
+        );
     }
 }

@@ -3,13 +3,13 @@
 //! Both use the same snake_case names (legacy CSV headers are normalised to them on
 //! read); they differ only in where tags, cost categories and some product attributes live.
 
-use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_array::{Array, RecordBatch};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
 use crate::canonical::{CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
-use crate::source::{MapColumn, RawBatch};
+use crate::source::{MapColumn, RawBatch, TextColumn};
 
 const BILLING_PERIOD_START: &str = "bill_billing_period_start_date";
 const USAGE_START: &str = "line_item_usage_start_date";
@@ -105,10 +105,9 @@ impl CurPlan {
 
     pub fn canonicalize(&self, raw: &RawBatch, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
         let len = raw.len();
-        let required_text = |name: &str| raw.text(name).map(|t| t.expect("required column checked"));
         let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
         let usage_start = raw.timestamps(USAGE_START)?.expect("required");
-        let line_item_type = required_text(LINE_ITEM_TYPE)?;
+        let line_item_type = raw.text_in_place(LINE_ITEM_TYPE)?.expect("required column checked");
         let unblended = raw.money(UNBLENDED)?.expect("required");
 
         let mut billing_period = Vec::with_capacity(len);
@@ -123,8 +122,9 @@ impl CurPlan {
 
         let unblended: Vec<Money> = unblended.into_iter().map(Option::unwrap_or_default).collect();
         let amortized = self.amortized(raw, &line_item_type, &unblended)?;
-        let charge_class =
-            line_item_type.iter().map(|t| ChargeClass::from_cur_line_item_type(t.unwrap_or_default())).collect();
+        let charge_class = (0..len)
+            .map(|row| ChargeClass::from_cur_line_item_type(line_item_type.get(row).unwrap_or_default()))
+            .collect();
 
         let product_map = match raw.map(PRODUCT_MAP)? {
             Some(map) if self.format == ExportFormat::Cur2 => Some(map),
@@ -167,7 +167,7 @@ impl CurPlan {
             region,
             usage_type: raw.dictionary_text(USAGE_TYPE)?,
             operation: raw.dictionary_text(OPERATION)?,
-            resource_id: raw.dictionary_text(RESOURCE_ID)?,
+            resource_id: raw.distinct_text(RESOURCE_ID)?,
             usage_amount: raw.float(USAGE_AMOUNT)?.unwrap_or_else(|| vec![None; len].into()),
             pricing_unit: raw.dictionary_text(PRICING_UNIT)?,
             currency: raw.dictionary_text(CURRENCY)?,
@@ -181,18 +181,18 @@ impl CurPlan {
     }
 
     /// Amortised cost, by the Well-Architected CUR library's rule per line item type.
-    fn amortized(&self, raw: &RawBatch, types: &StringArray, unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
+    fn amortized(&self, raw: &RawBatch, types: &TextColumn, unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
         let sp_effective = raw.money(SP_EFFECTIVE)?;
         let sp_commitment = raw.money(SP_COMMITMENT)?;
         let sp_used = raw.money(SP_USED)?;
         let ri_effective = raw.money(RI_EFFECTIVE)?;
         let ri_upfront = raw.money(RI_UNUSED_UPFRONT)?;
         let ri_recurring = raw.money(RI_UNUSED_RECURRING)?;
-        let ri_arn = raw.text(RI_ARN)?;
+        let ri_arn = raw.text_in_place(RI_ARN)?;
         let at = |column: &Option<Vec<Option<Money>>>, row: usize| column.as_ref().and_then(|c| c[row]);
         let mut out = Vec::with_capacity(unblended.len());
         for (row, &cost) in unblended.iter().enumerate() {
-            let value = match types.is_valid(row).then(|| types.value(row)) {
+            let value = match types.get(row) {
                 Some("SavingsPlanCoveredUsage") => at(&sp_effective, row).unwrap_or(cost),
                 Some("SavingsPlanRecurringFee") => match (at(&sp_commitment, row), at(&sp_used, row)) {
                     (Some(total), Some(used)) => total - used,
@@ -204,7 +204,7 @@ impl CurPlan {
                     (None, None) => cost,
                     (upfront, recurring) => upfront.unwrap_or_default() + recurring.unwrap_or_default(),
                 },
-                Some("Fee") if ri_arn.as_ref().is_some_and(|a| a.is_valid(row) && !a.value(row).is_empty()) => {
+                Some("Fee") if ri_arn.as_ref().and_then(|a| a.get(row)).is_some_and(|arn| !arn.is_empty()) => {
                     Money::ZERO
                 }
                 _ => cost,
@@ -231,12 +231,12 @@ impl CurPlan {
             let mut columns = Vec::with_capacity(legacy_columns.len());
             for name in legacy_columns {
                 let key = builder.key(&name[legacy_prefix.len()..]).to_owned();
-                columns.push((key, raw.text(name)?.expect("listed from the header")));
+                columns.push((key, raw.text_in_place(name)?.expect("listed from the header")));
             }
             for row in 0..len {
                 for (key, values) in &columns {
-                    if values.is_valid(row) {
-                        builder.push_normalised(key, values.value(row));
+                    if let Some(value) = values.get(row) {
+                        builder.push_normalised(key, value);
                     }
                 }
                 builder.end_row();

@@ -170,7 +170,7 @@ impl FocusPlan {
             region: text_column(region.as_ref(), len),
             usage_type: text_column(raw.text(USAGE_TYPE)?.as_ref(), len),
             operation: text_column(raw.text(OPERATION)?.as_ref(), len),
-            resource_id: text_column(raw.text(RESOURCE_ID)?.as_ref(), len),
+            resource_id: raw.distinct_text(RESOURCE_ID)?,
             usage_amount: raw.float(QUANTITY)?.unwrap_or_else(|| vec![None; len].into()),
             pricing_unit: text_column(unit.as_ref(), len),
             currency: text_column(raw.text(CURRENCY)?.as_ref(), len),

@@ -140,13 +140,21 @@ fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader,
     })
 }
 
-/// The file's Arrow schema with top-level UTF-8 columns as `Dictionary(Int32, Utf8)`.
+/// Text columns holding about one value per resource, read plain. Their dictionary outgrows
+/// its page, so exports store them mostly as plain values; reading them as a dictionary would
+/// hash every row on the decoding thread, only for the store's writer to hash them again.
+const MOSTLY_DISTINCT: [&str; 2] = ["line_item_resource_id", "ResourceId"];
+
+/// The file's Arrow schema with top-level UTF-8 columns as `Dictionary(Int32, Utf8)`, except
+/// the [`MOSTLY_DISTINCT`] ones.
 fn text_as_dictionaries(schema: &Schema) -> Arc<Schema> {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Utf8 => f.as_ref().clone().with_data_type(curwatch_schema::columns::text_type()),
+            DataType::Utf8 if !MOSTLY_DISTINCT.contains(&f.name().as_str()) => {
+                f.as_ref().clone().with_data_type(curwatch_schema::columns::text_type())
+            }
             _ => f.as_ref().clone(),
         })
         .collect();

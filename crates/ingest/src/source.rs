@@ -30,6 +30,26 @@ pub(crate) struct RawBatch {
     pub locations: Locations,
 }
 
+/// A text column read in place: a dictionary's rows resolve to its values without copying
+/// them, so per-row rules (line item types, tag columns) touch no new memory.
+pub(crate) enum TextColumn<'a> {
+    Dictionary { keys: &'a Int32Array, values: &'a StringArray },
+    Plain(StringArray),
+}
+
+impl TextColumn<'_> {
+    /// The row's text; `None` when it is null.
+    pub fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            TextColumn::Dictionary { keys, values } => {
+                let key = keys.is_valid(row).then(|| keys.value(row) as usize)?;
+                values.is_valid(key).then(|| values.value(key))
+            }
+            TextColumn::Plain(text) => text.is_valid(row).then(|| text.value(row)),
+        }
+    }
+}
+
 /// A map-valued column: a real Arrow map or JSON object text (CSV, some FOCUS files).
 pub(crate) enum MapColumn {
     Map(MapArray),
@@ -86,6 +106,16 @@ impl RawBatch {
         Ok(Some(cast.as_string::<i32>().clone()))
     }
 
+    /// A text column to read row by row without copying it; `None` when the file lacks it.
+    pub fn text_in_place(&self, name: &str) -> Result<Option<TextColumn<'_>>, ErrorKind> {
+        if let Some(dictionary) = self.column(name).and_then(|c| c.as_dictionary_opt::<Int32Type>())
+            && let Some(values) = dictionary.values().as_string_opt::<i32>()
+        {
+            return Ok(Some(TextColumn::Dictionary { keys: dictionary.keys(), values }));
+        }
+        Ok(self.text(name)?.map(TextColumn::Plain))
+    }
+
     /// A text column as canonical dictionary text (empty values null); all null when the file
     /// lacks it. Parquet columns arrive dictionary-encoded and pass through without touching
     /// a row: only the (small) dictionary is checked for empty strings.
@@ -110,6 +140,21 @@ impl RawBatch {
                 None => text_array(std::iter::repeat_n(Some(fallback), self.len()), self.len()),
             },
         })
+    }
+
+    /// A text column of mostly distinct values (resource ids) as canonical dictionary text
+    /// without de-duplicating it: plain text becomes a dictionary whose keys point at each
+    /// row's own value, so its values may repeat. The store's writer de-duplicates them as it
+    /// writes, once; nothing before it looks values up in this column's dictionary.
+    pub fn distinct_text(&self, name: &str) -> Result<ArrayRef, ErrorKind> {
+        let Some(text) = self.column(name).and_then(|c| c.as_string_opt::<i32>()) else {
+            return self.dictionary_text(name);
+        };
+        let keys: Int32Array = (0..text.len())
+            .map(|row| (text.is_valid(row) && !text.value(row).is_empty()).then_some(row as i32))
+            .collect();
+        let values: ArrayRef = Arc::new(text.clone());
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("one key per value")))
     }
 
     /// A money column as exact amounts.

@@ -8,22 +8,38 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, SchemaRef};
+use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnDescPtr;
 
+use crate::dictionary::DictionaryChunk;
 use crate::error::StoreError;
 
 /// Batches smaller than this are encoded on the calling thread alone.
 const PARALLEL_FROM_ROWS: usize = 8 * 1024;
 
-/// An open row group: one writer per Parquet column, grouped by top-level field.
+/// An open row group: one writer per top-level field.
 pub(crate) struct RowGroup {
-    fields: Vec<Vec<ArrowColumnWriter>>,
+    fields: Vec<FieldWriter>,
     pub rows: usize,
+}
+
+enum FieldWriter {
+    /// Parquet's own encoders, one per leaf column of the field.
+    Arrow(Vec<ArrowColumnWriter>),
+    /// Dictionary text, written from its keys (see `dictionary`).
+    Dictionary(Box<DictionaryChunk>),
+}
+
+enum ClosedField {
+    Arrow(Vec<ArrowColumnChunk>),
+    Dictionary(Bytes, Box<ColumnCloseResult>),
 }
 
 /// A Parquet file written row group by row group, each batch's columns encoded in parallel.
@@ -36,6 +52,8 @@ pub(crate) struct RowGroupFile {
     leaves_per_field: Vec<usize>,
     /// Fields in the order threads pick them up: costliest first, so none is left last.
     pick_order: Vec<usize>,
+    /// For each dictionary-text field: its Parquet column and whether it keeps statistics.
+    dictionary_fields: Vec<Option<(ColumnDescPtr, bool)>>,
     threads: usize,
 }
 
@@ -49,8 +67,15 @@ impl RowGroupFile {
             .map_err(StoreError::parquet(path))?;
         let parquet = file.schema_descr();
         let mut leaves_per_field = vec![0; schema.fields().len()];
+        let mut dictionary_fields = vec![None; schema.fields().len()];
         for leaf in 0..parquet.num_columns() {
-            leaves_per_field[parquet.get_column_root_idx(leaf)] += 1;
+            let field = parquet.get_column_root_idx(leaf);
+            leaves_per_field[field] += 1;
+            if is_dictionary_text(schema.field(field).data_type()) {
+                let column = parquet.column(leaf);
+                let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
+                dictionary_fields[field] = Some((column, statistics));
+            }
         }
         let mut pick_order: Vec<usize> = (0..schema.fields().len()).collect();
         pick_order.sort_by_key(|&i| std::cmp::Reverse(encoding_weight(schema.field(i).data_type())));
@@ -61,6 +86,7 @@ impl RowGroupFile {
             columns,
             leaves_per_field,
             pick_order,
+            dictionary_fields,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
@@ -70,7 +96,20 @@ impl RowGroupFile {
     pub fn start_row_group(&self) -> Result<RowGroup, StoreError> {
         // The index only matters to encryption, which the store does not use.
         let mut writers = self.columns.create_column_writers(0).map_err(StoreError::parquet(&self.path))?.into_iter();
-        let fields = self.leaves_per_field.iter().map(|&n| writers.by_ref().take(n).collect()).collect();
+        let fields = self
+            .leaves_per_field
+            .iter()
+            .zip(&self.dictionary_fields)
+            .map(|(&n, dictionary)| {
+                let arrow: Vec<ArrowColumnWriter> = writers.by_ref().take(n).collect();
+                match dictionary {
+                    Some((column, statistics)) => {
+                        FieldWriter::Dictionary(Box::new(DictionaryChunk::new(column.clone(), *statistics)))
+                    }
+                    None => FieldWriter::Arrow(arrow),
+                }
+            })
+            .collect();
         Ok(RowGroup { fields, rows: 0 })
     }
 
@@ -79,28 +118,46 @@ impl RowGroupFile {
         group.rows += batch.num_rows();
         // Small batches stay on this thread, where starting one would cost more than it saves.
         let parallel = batch.num_rows() >= PARALLEL_FROM_ROWS;
-        self.each_field(&mut group.fields, parallel, |field, writers| {
-            let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
-            for (writer, leaf) in writers.iter_mut().zip(&leaves) {
-                writer.write(leaf)?;
+        self.each_field(&mut group.fields, parallel, |field, writer| match writer {
+            FieldWriter::Dictionary(chunk) => chunk.write(batch.column(field)),
+            FieldWriter::Arrow(writers) => {
+                let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
+                for (writer, leaf) in writers.iter_mut().zip(&leaves) {
+                    writer.write(leaf)?;
+                }
+                Ok(())
             }
-            Ok(())
         })
     }
 
     /// Finishes an open row group's column chunks and writes them to the file.
     pub fn close_row_group(&mut self, mut group: RowGroup) -> Result<(), StoreError> {
-        let chunks: Vec<Mutex<Vec<ArrowColumnChunk>>> = group.fields.iter().map(|_| Mutex::default()).collect();
+        let chunks: Vec<Mutex<Option<ClosedField>>> = group.fields.iter().map(|_| Mutex::default()).collect();
         // Closing flushes each column's last page: compression, worth spreading too.
-        self.each_field(&mut group.fields, true, |field, writers| {
-            let closed = std::mem::take(writers).into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?;
-            *chunks[field].lock().expect("no panics while held") = closed;
+        self.each_field(&mut group.fields, true, |field, writer| {
+            let closed = match std::mem::replace(writer, FieldWriter::Arrow(Vec::new())) {
+                FieldWriter::Arrow(writers) => {
+                    ClosedField::Arrow(writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?)
+                }
+                FieldWriter::Dictionary(chunk) => {
+                    let (bytes, close) = chunk.finish()?;
+                    ClosedField::Dictionary(bytes, Box::new(close))
+                }
+            };
+            *chunks[field].lock().expect("no panics while held") = Some(closed);
             Ok(())
         })?;
         let mut row_group = self.file.next_row_group().map_err(StoreError::parquet(&self.path))?;
         for field in chunks {
-            for chunk in field.into_inner().expect("threads are done") {
-                chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;
+            match field.into_inner().expect("threads are done").expect("every field closed") {
+                ClosedField::Arrow(chunks) => {
+                    for chunk in chunks {
+                        chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;
+                    }
+                }
+                ClosedField::Dictionary(bytes, close) => {
+                    row_group.append_column(&bytes, *close).map_err(StoreError::parquet(&self.path))?;
+                }
             }
         }
         row_group.close().map_err(StoreError::parquet(&self.path))?;
@@ -111,11 +168,11 @@ impl RowGroupFile {
     /// picking fields costliest first.
     fn each_field(
         &self,
-        fields: &mut [Vec<ArrowColumnWriter>],
+        fields: &mut [FieldWriter],
         parallel: bool,
-        work: impl Fn(usize, &mut Vec<ArrowColumnWriter>) -> Result<(), ParquetError> + Sync,
+        work: impl Fn(usize, &mut FieldWriter) -> Result<(), ParquetError> + Sync,
     ) -> Result<(), StoreError> {
-        let slots: Vec<Mutex<&mut Vec<ArrowColumnWriter>>> = fields.iter_mut().map(Mutex::new).collect();
+        let slots: Vec<Mutex<&mut FieldWriter>> = fields.iter_mut().map(Mutex::new).collect();
         let next = AtomicUsize::new(0);
         let run = || -> Result<(), ParquetError> {
             while let Some(&field) = self.pick_order.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -144,6 +201,10 @@ impl RowGroupFile {
         let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
         file.sync_all().map_err(StoreError::io(&self.path))
     }
+}
+
+fn is_dictionary_text(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Dictionary(key, value) if **key == DataType::Int32 && **value == DataType::Utf8)
 }
 
 /// Rough relative cost of encoding a column of this type.

@@ -11,6 +11,7 @@
 //! A partition is replaced by writing it in full to a staging folder and renaming it over
 //! the old file, so readers and crashes only ever see the old or the new partition.
 
+mod dictionary;
 mod encode;
 mod error;
 mod layout;

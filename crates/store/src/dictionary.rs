@@ -1,0 +1,501 @@
+//! Text columns written straight from Arrow dictionaries to Parquet dictionary pages.
+//!
+//! Parquet's Arrow writer hashes and compares every row's text to build its dictionary, even
+//! when the rows arrive as dictionary keys already: that was the largest single cost of
+//! ingest. Here each batch's distinct values are looked up once, rows only have their keys
+//! renumbered, and a column chunk is one dictionary page (PLAIN values) followed by a data
+//! page per batch (RLE / bit-packed keys), as the format's dictionary encoding lays it out.
+
+use std::hash::BuildHasher;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, DictionaryArray};
+use bytes::Bytes;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
+use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// Marks a source dictionary entry not yet seen in the current batch.
+const UNSEEN: u32 = u32::MAX;
+/// Dictionary size past which a chunk's further pages are plain: Parquet's default limit.
+const DICTIONARY_PAGE_LIMIT: usize = 1024 * 1024;
+/// Equal keys in a row at least this long are written as one run rather than bit-packed.
+const MIN_RUN: usize = 8;
+
+/// One column chunk of dictionary text being built for an open row group.
+pub(crate) struct DictionaryChunk {
+    descr: ColumnDescPtr,
+    /// Whether the chunk's min/max go into its statistics (readers prune by them).
+    statistics: bool,
+    /// The dictionary page's body: each distinct value as a little-endian u32 length and its
+    /// bytes, in the order first seen.
+    dictionary: Vec<u8>,
+    /// Where each id's bytes lie in `dictionary`.
+    spans: Vec<(usize, usize)>,
+    /// Ids by their value's hash: the values themselves stay in `dictionary`, stored once.
+    ids: HashTable<(u64, u32)>,
+    hasher: foldhash::fast::FixedState,
+    /// The smallest and largest values, kept when `statistics` is.
+    min: Option<Vec<u8>>,
+    max: Option<Vec<u8>>,
+    /// Data pages written so far, one per batch, waiting for the dictionary page that must
+    /// precede them. Keys are encoded as they arrive: the chunk holds no per-row state.
+    pages: Vec<CompressedPage>,
+    /// Scratch for the batch being encoded: dictionary ids of its non-null rows, and the
+    /// definition level of every row (1 present, 0 null; unused for a required column).
+    keys: Vec<u32>,
+    levels: Vec<u32>,
+    /// Scratch: the batch's values, PLAIN-encoded, once the dictionary is full.
+    plain: Vec<u8>,
+    rows: u64,
+    nulls: u64,
+    /// Scratch: the chunk's id for each entry of the batch's own dictionary.
+    renumber: Vec<u32>,
+}
+
+impl DictionaryChunk {
+    pub fn new(descr: ColumnDescPtr, statistics: bool) -> Self {
+        DictionaryChunk {
+            descr,
+            statistics,
+            dictionary: Vec::new(),
+            spans: Vec::new(),
+            ids: HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
+            min: None,
+            max: None,
+            pages: Vec::new(),
+            keys: Vec::new(),
+            levels: Vec::new(),
+            plain: Vec::new(),
+            rows: 0,
+            nulls: 0,
+            renumber: Vec::new(),
+        }
+    }
+
+    fn nullable(&self) -> bool {
+        self.descr.max_def_level() > 0
+    }
+
+    /// Appends a batch's rows of this column as one data page.
+    pub fn write(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
+        if column.is_empty() {
+            return Ok(());
+        }
+        let array: &DictionaryArray<Int32Type> = column
+            .as_dictionary_opt()
+            .ok_or_else(|| general(format!("{} is not dictionary text", self.descr.path().string())))?;
+        let values = array
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(|| general(format!("{} is not dictionary text", self.descr.path().string())))?;
+        // As in Parquet's own writers, a chunk whose dictionary outgrows a page goes on in
+        // plain pages: such a column is mostly distinct, and copying its values is cheaper
+        // than looking each one up.
+        let plain = self.dictionary.len() >= DICTIONARY_PAGE_LIMIT;
+        self.renumber.clear();
+        if !plain {
+            self.renumber.resize(values.len(), UNSEEN);
+        }
+        self.keys.clear();
+        self.levels.clear();
+        self.plain.clear();
+        self.rows += array.len() as u64;
+        let keys = array.keys();
+        let no_nulls = keys.null_count() == 0 && values.null_count() == 0;
+        for (row, &key) in keys.values().iter().enumerate() {
+            if !no_nulls && (keys.is_null(row) || values.is_null(key as usize)) {
+                if !self.nullable() {
+                    return Err(general(format!("{} is required but a row is null", self.descr.path().string())));
+                }
+                self.nulls += 1;
+                self.levels.push(0);
+                continue;
+            }
+            let key = key as usize;
+            if plain {
+                let value = values.value(key).as_bytes();
+                self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                self.plain.extend_from_slice(value);
+                if self.statistics {
+                    self.observe(value);
+                }
+            } else {
+                let mut id = self.renumber[key];
+                if id == UNSEEN {
+                    id = self.intern(values.value(key).as_bytes());
+                    self.renumber[key] = id;
+                }
+                self.keys.push(id);
+            }
+            if self.nullable() {
+                self.levels.push(1);
+            }
+        }
+        let page = self.encode_page(array.len(), plain)?;
+        self.pages.push(page);
+        Ok(())
+    }
+
+    /// The batch's data page: definition levels, then plain values or keys at the width the
+    /// dictionary needs so far (each page states its own).
+    fn encode_page(&self, rows: usize, plain: bool) -> Result<CompressedPage, ParquetError> {
+        let bit_width = key_bit_width(self.spans.len() as u32);
+        let mut data = Vec::with_capacity(self.plain.len() + self.keys.len() * usize::from(bit_width) / 8 + 16);
+        if self.nullable() {
+            let mut levels = Vec::new();
+            encode_hybrid(&self.levels, 1, &mut levels);
+            data.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+            data.extend_from_slice(&levels);
+        }
+        let encoding = if plain {
+            data.extend_from_slice(&self.plain);
+            Encoding::PLAIN
+        } else {
+            data.push(bit_width);
+            encode_hybrid(&self.keys, bit_width, &mut data);
+            Encoding::RLE_DICTIONARY
+        };
+        snappy_page(&data, |buf| Page::DataPage {
+            buf,
+            num_values: rows as u32,
+            encoding,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        })
+    }
+
+    /// Widens the statistics' range to take in a value.
+    fn observe(&mut self, value: &[u8]) {
+        if self.min.as_deref().is_none_or(|min| value < min) {
+            self.min = Some(value.to_vec());
+        }
+        if self.max.as_deref().is_none_or(|max| value > max) {
+            self.max = Some(value.to_vec());
+        }
+    }
+
+    /// The chunk's id for a value, adding it to the dictionary when new.
+    fn intern(&mut self, value: &[u8]) -> u32 {
+        let hash = self.hasher.hash_one(value);
+        let (dictionary, spans) = (&self.dictionary, &self.spans);
+        let same = |&(h, id): &(u64, u32)| h == hash && span_bytes(dictionary, spans, id) == value;
+        let entry = match self.ids.entry(hash, same, |&(h, _)| h) {
+            Entry::Occupied(entry) => return entry.get().1,
+            Entry::Vacant(entry) => entry,
+        };
+        let id = self.spans.len() as u32;
+        entry.insert((hash, id));
+        self.dictionary.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.spans.push((self.dictionary.len(), value.len()));
+        self.dictionary.extend_from_slice(value);
+        if self.statistics {
+            self.observe(value);
+        }
+        id
+    }
+
+    /// Finishes the chunk: its bytes (the dictionary page, then the data pages) and what the
+    /// row group needs to splice them in.
+    pub fn finish(self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+        let mut encoding_stats =
+            vec![PageEncodingStats { page_type: PageType::DICTIONARY_PAGE, encoding: Encoding::PLAIN, count: 1 }];
+        for encoding in [Encoding::RLE_DICTIONARY, Encoding::PLAIN] {
+            let count = self.pages.iter().filter(|page| page.encoding() == encoding).count() as i32;
+            if count > 0 {
+                encoding_stats.push(PageEncodingStats { page_type: PageType::DATA_PAGE, encoding, count });
+            }
+        }
+        let data_pages = self.pages.len();
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut specs = Vec::with_capacity(data_pages + 1);
+        {
+            let mut writer = SerializedPageWriter::new(&mut sink);
+            let dictionary = snappy_page(&self.dictionary, |buf| Page::DictionaryPage {
+                buf,
+                num_values: self.spans.len() as u32,
+                encoding: Encoding::PLAIN,
+                is_sorted: false,
+            })?;
+            specs.push(writer.write_page(dictionary)?);
+            for page in self.pages {
+                specs.push(writer.write_page(page)?);
+            }
+            writer.close()?;
+        }
+        let bytes = Bytes::from(sink.into_inner()?);
+        let size = |f: fn(&PageWriteSpec) -> usize| specs.iter().map(f).sum::<usize>() as i64;
+        let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(Compression::SNAPPY)
+            .set_encodings_mask(EncodingMask::new_from_encodings(
+                [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY].iter(),
+            ))
+            .set_page_encoding_stats(encoding_stats)
+            .set_total_compressed_size(size(|s| s.compressed_size))
+            .set_total_uncompressed_size(size(|s| s.uncompressed_size))
+            .set_num_values(self.rows as i64)
+            .set_dictionary_page_offset(Some(specs[0].offset as i64))
+            .set_data_page_offset(specs.get(1).unwrap_or(&specs[0]).offset as i64);
+        if self.statistics {
+            let statistics = ValueStatistics::new(
+                self.min.map(ByteArray::from),
+                self.max.map(ByteArray::from),
+                None,
+                Some(self.nulls),
+                false,
+            );
+            metadata = metadata.set_statistics(Statistics::ByteArray(statistics));
+        }
+        let close = ColumnCloseResult {
+            bytes_written: bytes.len() as u64,
+            rows_written: self.rows,
+            metadata: metadata.build()?,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: None,
+        };
+        Ok((bytes, close))
+    }
+}
+
+fn span_bytes<'a>(dictionary: &'a [u8], spans: &[(usize, usize)], id: u32) -> &'a [u8] {
+    let (start, len) = spans[id as usize];
+    &dictionary[start..start + len]
+}
+
+fn general(message: String) -> ParquetError {
+    ParquetError::General(message)
+}
+
+fn snappy_page(body: &[u8], page: impl FnOnce(Bytes) -> Page) -> Result<CompressedPage, ParquetError> {
+    let compressed =
+        snap::raw::Encoder::new().compress_vec(body).map_err(|e| general(format!("cannot compress a page: {e}")))?;
+    Ok(CompressedPage::new(page(Bytes::from(compressed)), body.len()))
+}
+
+/// Bits per key: enough for the largest id, and at least one.
+fn key_bit_width(distinct: u32) -> u8 {
+    (32 - distinct.saturating_sub(1).leading_zeros()).max(1) as u8
+}
+
+/// Parquet's RLE / bit-packing hybrid: runs of at least [`MIN_RUN`] equal values as
+/// (length, value) pairs, everything else bit-packed in groups of eight.
+fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+    let value_bytes = usize::from(bit_width).div_ceil(8);
+    let run_at = |i: usize| values.len() - i >= MIN_RUN && values[i..i + MIN_RUN].iter().all(|&v| v == values[i]);
+    let mut i = 0;
+    while i < values.len() {
+        if run_at(i) {
+            let run = values[i..].iter().take_while(|&&v| v == values[i]).count();
+            put_varint((run as u64) << 1, out);
+            out.extend_from_slice(&values[i].to_le_bytes()[..value_bytes]);
+            i += run;
+            continue;
+        }
+        // Groups of eight until a run starts on a group boundary; the last group is padded.
+        let start = i;
+        i += 8;
+        while i < values.len() && !run_at(i) {
+            i += 8;
+        }
+        let groups = (i - start) / 8;
+        put_varint(((groups as u64) << 1) | 1, out);
+        let end = i.min(values.len());
+        bit_pack(&values[start..end], groups * 8, bit_width, out);
+        i = end;
+    }
+}
+
+/// Packs `count` values (zeros past the slice's end) least significant bit first.
+fn bit_pack(values: &[u32], count: usize, bit_width: u8, out: &mut Vec<u8>) {
+    let (mut buffer, mut bits) = (0u64, 0u32);
+    for n in 0..count {
+        buffer |= u64::from(values.get(n).copied().unwrap_or(0)) << bits;
+        bits += u32::from(bit_width);
+        while bits >= 8 {
+            out.push(buffer as u8);
+            buffer >>= 8;
+            bits -= 8;
+        }
+    }
+}
+
+fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::RowGroupFile;
+    use arrow_array::{Int32Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use curwatch_schema::columns::text_type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::metadata::ParquetMetaData;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use parquet::schema::types::ColumnPath;
+    use std::sync::Arc;
+
+    /// Decodes the hybrid encoding back, as a reader would.
+    fn decode_hybrid(mut bytes: &[u8], bit_width: u8, count: usize) -> Vec<u32> {
+        let varint = |bytes: &mut &[u8]| {
+            let (mut value, mut shift) = (0u64, 0);
+            loop {
+                let byte = bytes[0];
+                *bytes = &bytes[1..];
+                value |= u64::from(byte & 0x7f) << shift;
+                shift += 7;
+                if byte < 0x80 {
+                    return value;
+                }
+            }
+        };
+        let mut out = Vec::new();
+        while out.len() < count {
+            let header = varint(&mut bytes);
+            if header & 1 == 0 {
+                let width = usize::from(bit_width).div_ceil(8);
+                let mut value = [0u8; 4];
+                value[..width].copy_from_slice(&bytes[..width]);
+                bytes = &bytes[width..];
+                out.extend(std::iter::repeat_n(u32::from_le_bytes(value), (header >> 1) as usize));
+            } else {
+                let n = (header >> 1) as usize * 8;
+                let (mut buffer, mut bits, mut taken) = (0u64, 0u32, 0);
+                for _ in 0..n {
+                    while bits < u32::from(bit_width) {
+                        buffer |= u64::from(bytes[taken]) << bits;
+                        taken += 1;
+                        bits += 8;
+                    }
+                    out.push((buffer & ((1u64 << bit_width) - 1)) as u32);
+                    buffer >>= bit_width;
+                    bits -= u32::from(bit_width);
+                }
+                bytes = &bytes[taken..];
+            }
+        }
+        out.truncate(count);
+        out
+    }
+
+    #[test]
+    fn hybrid_encoding_round_trips_runs_and_mixed_values() {
+        let mut values: Vec<u32> = (0..21).map(|i| i % 5).collect();
+        values.extend(std::iter::repeat_n(3, 100));
+        values.extend([7, 1, 7]);
+        values.extend(std::iter::repeat_n(0, 9));
+        for bit_width in [3, 8, 13, 32] {
+            let mut encoded = Vec::new();
+            encode_hybrid(&values, bit_width, &mut encoded);
+            assert_eq!(decode_hybrid(&encoded, bit_width, values.len()), values, "bit width {bit_width}");
+        }
+        let mut constant = Vec::new();
+        encode_hybrid(&[1; 131_072], 1, &mut constant);
+        assert_eq!(constant.len(), 4, "one run: a three-byte length and the value");
+    }
+
+    /// Writes `batches` of one nullable and one required dictionary column through the store's
+    /// encoder and reads them back with Parquet's own reader.
+    fn round_trip(batches: &[(Vec<Option<&str>>, Vec<&str>)]) -> (Vec<Option<String>>, Vec<String>, ParquetMetaData) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("a", text_type(), true), Field::new("b", text_type(), false)]));
+        let properties = WriterProperties::builder()
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_statistics_enabled(ColumnPath::from("b"), EnabledStatistics::Chunk)
+            .build();
+        let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
+        let mut group = file.start_row_group().unwrap();
+        for (a, b) in batches {
+            // Values repeat within a batch's dictionary, as ingest's resource ids do.
+            let values = StringArray::from(a.iter().map(|v| v.unwrap_or("unused")).collect::<Vec<_>>());
+            let keys = Int32Array::from((0..a.len()).map(|i| a[i].map(|_| i as i32)).collect::<Vec<_>>());
+            let a = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
+            let b: DictionaryArray<Int32Type> = b.iter().copied().collect();
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(a), Arc::new(b)]).unwrap();
+            file.append(&mut group, &batch).unwrap();
+        }
+        file.close_row_group(group).unwrap();
+        file.finish(Vec::new()).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let metadata = reader.metadata().as_ref().clone();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for batch in reader.build().unwrap() {
+            let batch = batch.unwrap();
+            let text = |i: usize| arrow_cast::cast(batch.column(i), &DataType::Utf8).unwrap();
+            a.extend(text(0).as_string::<i32>().iter().map(|v| v.map(str::to_owned)));
+            b.extend(text(1).as_string::<i32>().iter().map(|v| v.unwrap().to_owned()));
+        }
+        (a, b, metadata)
+    }
+
+    #[test]
+    fn chunks_read_back_with_nulls_repeats_and_plain_pages_past_the_limit() {
+        let long: Vec<String> =
+            (0..20_000).map(|i| format!("arn:aws:apigateway:us-east-1::/restapis/{i:0>40}")).collect();
+        let first = (vec![Some("x"), None, Some("y"), Some("x"), None], vec!["k", "m", "k", "k", "a"]);
+        let many = (long.iter().map(|v| Some(v.as_str())).collect(), vec!["k"; long.len()]);
+        let after = (vec![None, Some("x"), Some("new")], vec!["z", "k", "k"]);
+        let (a, b, metadata) = round_trip(&[first.clone(), many.clone(), after.clone()]);
+
+        let expected_a: Vec<Option<String>> =
+            [first.0, many.0, after.0].concat().into_iter().map(|v| v.map(str::to_owned)).collect();
+        let expected_b: Vec<String> = [first.1, many.1, after.1].concat().into_iter().map(str::to_owned).collect();
+        assert_eq!(a, expected_a);
+        assert_eq!(b, expected_b);
+
+        let chunk = |i: usize| metadata.row_group(0).column(i).clone();
+        let encodings = |i: usize| *chunk(i).page_encoding_stats_mask().unwrap();
+        assert!(encodings(0).is_set(Encoding::PLAIN), "the third batch came after the dictionary filled");
+        assert!(encodings(1).is_only(Encoding::RLE_DICTIONARY));
+        let Some(Statistics::ByteArray(statistics)) = chunk(1).statistics().cloned() else { panic!("no statistics") };
+        assert_eq!(
+            (statistics.min_opt().unwrap().as_utf8().unwrap(), statistics.max_opt().unwrap().as_utf8().unwrap()),
+            ("a", "z")
+        );
+        assert_eq!(statistics.null_count_opt(), Some(0));
+        assert!(chunk(0).statistics().is_none(), "only columns readers prune by keep statistics");
+    }
+
+    #[test]
+    fn a_null_in_a_required_column_is_an_error() {
+        let descr = Arc::new(parquet::schema::types::ColumnDescriptor::new(
+            Arc::new(
+                parquet::schema::types::Type::primitive_type_builder("b", parquet::basic::Type::BYTE_ARRAY)
+                    .with_repetition(parquet::basic::Repetition::REQUIRED)
+                    .build()
+                    .unwrap(),
+            ),
+            0,
+            0,
+            parquet::schema::types::ColumnPath::from("b"),
+        ));
+        let mut chunk = DictionaryChunk::new(descr, false);
+        let column: DictionaryArray<Int32Type> = [Some("k"), None].into_iter().collect();
+        let error = chunk.write(&column).unwrap_err().to_string();
+        assert!(error.contains("b is required but a row is null"), "{error}");
+    }
+
+    #[test]
+    fn key_widths_cover_the_largest_id() {
+        assert_eq!([0, 1, 2, 3, 4, 5, 256, 257].map(key_bit_width), [1, 1, 1, 2, 2, 3, 8, 9]);
+    }
+}
