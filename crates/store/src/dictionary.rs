@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, DictionaryArray};
+use arrow_array::{Array, DictionaryArray, Int32Array, StringArray};
 use bytes::Bytes;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
@@ -99,52 +99,74 @@ impl DictionaryChunk {
             .values()
             .as_string_opt::<i32>()
             .ok_or_else(|| general(format!("{} is not dictionary text", self.descr.path().string())))?;
+        self.rows += array.len() as u64;
         // As in Parquet's own writers, a chunk whose dictionary outgrows a page goes on in
         // plain pages: such a column is mostly distinct, and copying its values is cheaper
         // than looking each one up.
-        let plain = self.dictionary.len() >= DICTIONARY_PAGE_LIMIT;
-        self.renumber.clear();
-        if !plain {
-            self.renumber.resize(values.len(), UNSEEN);
+        let keyed = self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array.keys(), values)?;
+        if !keyed {
+            self.fill_plain(array.keys(), values)?;
         }
-        self.keys.clear();
-        self.levels.clear();
-        self.plain.clear();
-        self.rows += array.len() as u64;
-        let keys = array.keys();
-        let no_nulls = keys.null_count() == 0 && values.null_count() == 0;
-        for (row, &key) in keys.values().iter().enumerate() {
-            if !no_nulls && (keys.is_null(row) || values.is_null(key as usize)) {
-                if !self.nullable() {
-                    return Err(general(format!("{} is required but a row is null", self.descr.path().string())));
-                }
-                self.nulls += 1;
-                self.levels.push(0);
-                continue;
-            }
-            let key = key as usize;
-            if plain {
-                let value = values.value(key).as_bytes();
-                self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
-                self.plain.extend_from_slice(value);
-                if self.statistics {
-                    self.observe(value);
-                }
-            } else {
-                let mut id = self.renumber[key];
-                if id == UNSEEN {
-                    id = self.intern(values.value(key).as_bytes());
-                    self.renumber[key] = id;
-                }
-                self.keys.push(id);
-            }
-            if self.nullable() {
-                self.levels.push(1);
-            }
-        }
-        let page = self.encode_page(array.len(), plain)?;
+        self.nulls += self.levels.iter().filter(|&&level| level == 0).count() as u64;
+        let page = self.encode_page(array.len(), !keyed)?;
         self.pages.push(page);
         Ok(())
+    }
+
+    /// Puts the batch's rows in `keys` as dictionary ids. Returns `false`, with the dictionary
+    /// as it was before the batch, when the dictionary outgrows its page on the way.
+    fn fill_keys(&mut self, keys: &Int32Array, values: &StringArray) -> Result<bool, ParquetError> {
+        let (entries, bytes) = (self.spans.len(), self.dictionary.len());
+        self.renumber.clear();
+        self.renumber.resize(values.len(), UNSEEN);
+        self.keys.clear();
+        self.levels.clear();
+        for row in 0..keys.len() {
+            let Some(key) = self.present(keys, values, row)? else { continue };
+            let mut id = self.renumber[key];
+            if id == UNSEEN {
+                if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+                    self.spans.truncate(entries);
+                    self.dictionary.truncate(bytes);
+                    self.ids.retain(|&mut (_, id)| (id as usize) < entries);
+                    return Ok(false);
+                }
+                id = self.intern(values.value(key).as_bytes());
+                self.renumber[key] = id;
+            }
+            self.keys.push(id);
+        }
+        Ok(true)
+    }
+
+    /// Puts the batch's values in `plain`, PLAIN-encoded.
+    fn fill_plain(&mut self, keys: &Int32Array, values: &StringArray) -> Result<(), ParquetError> {
+        self.plain.clear();
+        self.levels.clear();
+        for row in 0..keys.len() {
+            let Some(key) = self.present(keys, values, row)? else { continue };
+            let value = values.value(key).as_bytes();
+            self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            self.plain.extend_from_slice(value);
+            if self.statistics {
+                self.observe(value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the row's definition level; its key into `values`, or `None` when it is null.
+    fn present(&mut self, keys: &Int32Array, values: &StringArray, row: usize) -> Result<Option<usize>, ParquetError> {
+        // A null row's key slot may hold anything: it is read only for valid rows.
+        let null = keys.is_null(row) || values.is_null(keys.value(row) as usize);
+        let key = keys.value(row) as usize;
+        if null && !self.nullable() {
+            return Err(general(format!("{} is required but a row is null", self.descr.path().string())));
+        }
+        if self.nullable() {
+            self.levels.push(u32::from(!null));
+        }
+        Ok((!null).then_some(key))
     }
 
     /// The batch's data page: definition levels, then plain values or keys at the width the
@@ -343,7 +365,8 @@ fn put_varint(mut value: u64, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::encode::RowGroupFile;
-    use arrow_array::{Int32Array, RecordBatch, StringArray};
+    use arrow_array::RecordBatch;
+    use arrow_buffer::NullBuffer;
     use arrow_schema::{DataType, Field, Schema};
     use curwatch_schema::columns::text_type;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -427,7 +450,10 @@ mod tests {
         for (a, b) in batches {
             // Values repeat within a batch's dictionary, as ingest's resource ids do.
             let values = StringArray::from(a.iter().map(|v| v.unwrap_or("unused")).collect::<Vec<_>>());
-            let keys = Int32Array::from((0..a.len()).map(|i| a[i].map(|_| i as i32)).collect::<Vec<_>>());
+            // Null rows' key slots hold an out-of-range key: nothing may look at them.
+            let slots: Vec<i32> = (0..a.len()).map(|i| if a[i].is_some() { i as i32 } else { i32::MAX }).collect();
+            let valid = NullBuffer::from(a.iter().map(Option::is_some).collect::<Vec<_>>());
+            let keys = Int32Array::new(slots.into(), Some(valid));
             let a = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
             let b: DictionaryArray<Int32Type> = b.iter().copied().collect();
             let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(a), Arc::new(b)]).unwrap();
