@@ -1,5 +1,6 @@
 //! Opening one export file and streaming it as canonical batches.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
+use parquet::basic::Encoding as PageEncoding;
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::canonical::FileContext;
 use crate::error::{ErrorKind, IngestError, Location};
@@ -116,7 +119,8 @@ fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader,
         .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
     // Text read as dictionaries keeps the file's own dictionary pages: values are decoded once
     // per row group, and rows are just keys all the way into the store.
-    let options = ArrowReaderOptions::new().with_schema(text_as_dictionaries(metadata.schema()));
+    let plain = read_plain(metadata.metadata());
+    let options = ArrowReaderOptions::new().with_schema(text_as_dictionaries(metadata.schema(), &plain));
     let metadata = ArrowReaderMetadata::try_new(metadata.metadata().clone(), options)
         .map_err(|e| err(ErrorKind::Parquet(e.to_string())))?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
@@ -140,22 +144,46 @@ fn open_parquet(path: &Path, file: File, ctx: FileContext) -> Result<FileReader,
     })
 }
 
-/// Text columns holding about one value per resource, read plain. Their dictionary outgrows
-/// its page, so exports store them mostly as plain values; reading them as a dictionary would
-/// hash every row on the decoding thread, only for the store's writer to hash them again.
-const MOSTLY_DISTINCT: [&str; 2] = ["line_item_resource_id", "ResourceId"];
+/// Top-level columns to read as plain text: those some row group does not store as dictionary
+/// keys with values. Reading such a column as a dictionary makes the reader hash every row to
+/// build one — for a column of mostly distinct values (resource ids, whose dictionary outgrows
+/// its page and goes on in plain pages) or of nulls only (an unused reservation ARN cost a
+/// tenth of ingest's CPU that way).
+fn read_plain(metadata: &ParquetMetaData) -> HashSet<String> {
+    let mut plain = HashSet::new();
+    for group in metadata.row_groups() {
+        for chunk in group.columns() {
+            let keys_only = chunk.dictionary_page_offset().is_some()
+                && chunk.page_encoding_stats_mask().is_none_or(|mask| {
+                    mask.is_only(PageEncoding::RLE_DICTIONARY) || mask.is_only(PageEncoding::PLAIN_DICTIONARY)
+                });
+            let all_null = chunk.statistics().and_then(|s| s.null_count_opt()) == Some(chunk.num_values() as u64);
+            if !keys_only || all_null {
+                plain.insert(chunk.column_path().string());
+            }
+        }
+    }
+    plain
+}
 
-/// The file's Arrow schema with top-level UTF-8 columns as `Dictionary(Int32, Utf8)`, except
-/// the [`MOSTLY_DISTINCT`] ones.
-fn text_as_dictionaries(schema: &Schema) -> Arc<Schema> {
+/// The file's Arrow schema with top-level text columns as `Dictionary(Int32, Utf8)`, except
+/// those in `plain`, which are read as `Utf8`.
+fn text_as_dictionaries(schema: &Schema, plain: &HashSet<String>) -> Arc<Schema> {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 if !MOSTLY_DISTINCT.contains(&f.name().as_str()) => {
-                f.as_ref().clone().with_data_type(curwatch_schema::columns::text_type())
+        .map(|f| {
+            let text = match f.data_type() {
+                DataType::Utf8 => true,
+                // A schema embedded by an Arrow writer may already say dictionary.
+                DataType::Dictionary(_, value) => **value == DataType::Utf8,
+                _ => false,
+            };
+            match (text, plain.contains(f.name())) {
+                (true, true) => f.as_ref().clone().with_data_type(DataType::Utf8),
+                (true, false) => f.as_ref().clone().with_data_type(curwatch_schema::columns::text_type()),
+                (false, _) => f.as_ref().clone(),
             }
-            _ => f.as_ref().clone(),
         })
         .collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
@@ -307,4 +335,44 @@ fn csv_error(error: csv::Error, gzip: bool) -> ErrorKind {
 
 fn is_truncation(error: &std::io::Error) -> bool {
     error.kind() == std::io::ErrorKind::UnexpectedEof || error.to_string().contains("unexpected end")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    #[test]
+    fn columns_not_stored_as_dictionary_keys_are_read_plain() {
+        let rows = 5_000;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("few", DataType::Utf8, true),
+            Field::new("many", DataType::Utf8, true),
+            Field::new("nulls", DataType::Utf8, true),
+        ]));
+        let few = StringArray::from_iter_values((0..rows).map(|i| ["a", "b", "c"][i % 3]));
+        let many = StringArray::from_iter_values((0..rows).map(|i| format!("arn:aws:apigateway:{i:0>30}")));
+        let nulls = StringArray::from(vec![None::<&str>; rows]);
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(few), Arc::new(many), Arc::new(nulls)]).unwrap();
+        // A small dictionary page limit makes `many` go on in plain pages, as resource ids do.
+        let properties = WriterProperties::builder().set_dictionary_page_size_limit(4096).build();
+        let mut buffer = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut buffer, schema, Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let metadata = ArrowReaderMetadata::load(&bytes::Bytes::from(buffer), ArrowReaderOptions::new()).unwrap();
+        let plain = read_plain(metadata.metadata());
+        let mut plain: Vec<&str> = plain.iter().map(String::as_str).collect();
+        plain.sort_unstable();
+        assert_eq!(plain, ["many", "nulls"]);
+        let types: Vec<DataType> = text_as_dictionaries(metadata.schema(), &read_plain(metadata.metadata()))
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        assert_eq!(types, [curwatch_schema::columns::text_type(), DataType::Utf8, DataType::Utf8]);
+    }
 }
