@@ -5,6 +5,8 @@
 //! ingest. Here each batch's distinct values are looked up once, rows only have their keys
 //! renumbered, and a column chunk is one dictionary page (PLAIN values) followed by a data
 //! page per batch (RLE / bit-packed keys), as the format's dictionary encoding lays it out.
+//! A dictionary that would outgrow 1 MiB stops growing and the chunk goes on in PLAIN pages,
+//! as in Parquet's own writers.
 
 use std::hash::BuildHasher;
 
