@@ -154,7 +154,7 @@ fn read_plain(metadata: &ParquetMetaData) -> HashSet<String> {
     for group in metadata.row_groups() {
         for chunk in group.columns() {
             // Without page encoding statistics (older writers), a dictionary page is taken to
-            // cover the chunk, as before.
+            // cover the whole chunk.
             let keys_only = chunk.dictionary_page_offset().is_some()
                 && chunk.page_encoding_stats_mask().is_none_or(|mask| {
                     mask.is_only(PageEncoding::RLE_DICTIONARY) || mask.is_only(PageEncoding::PLAIN_DICTIONARY)
