@@ -367,14 +367,11 @@ mod tests {
 
         let metadata = ArrowReaderMetadata::load(&bytes::Bytes::from(buffer), ArrowReaderOptions::new()).unwrap();
         let plain = read_plain(metadata.metadata());
-        let mut plain: Vec<&str> = plain.iter().map(String::as_str).collect();
-        plain.sort_unstable();
-        assert_eq!(plain, ["many", "nulls"]);
-        let types: Vec<DataType> = text_as_dictionaries(metadata.schema(), &read_plain(metadata.metadata()))
-            .fields()
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
+        let mut names: Vec<&str> = plain.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["many", "nulls"]);
+        let types: Vec<DataType> =
+            text_as_dictionaries(metadata.schema(), &plain).fields().iter().map(|f| f.data_type().clone()).collect();
         assert_eq!(types, [curwatch_schema::columns::text_type(), DataType::Utf8, DataType::Utf8]);
     }
 }

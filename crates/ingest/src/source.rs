@@ -145,16 +145,16 @@ impl RawBatch {
     /// A text column of mostly distinct values (resource ids) as canonical dictionary text
     /// without de-duplicating it: plain text becomes a dictionary whose keys point at each
     /// row's own value, so its values may repeat. The store's writer de-duplicates them as it
-    /// writes, once; nothing before it looks values up in this column's dictionary.
+    /// writes, once.
     pub fn distinct_text(&self, name: &str) -> Result<ArrayRef, ErrorKind> {
-        let Some(text) = self.column(name).and_then(|c| c.as_string_opt::<i32>()) else {
+        let Some(column) = self.column(name).filter(|c| c.data_type() == &DataType::Utf8) else {
             return self.dictionary_text(name);
         };
+        let text = column.as_string::<i32>();
         let keys: Int32Array = (0..text.len())
             .map(|row| (text.is_valid(row) && !text.value(row).is_empty()).then_some(row as i32))
             .collect();
-        let values: ArrayRef = Arc::new(text.clone());
-        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("one key per value")))
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, column.clone()).expect("one key per value")))
     }
 
     /// A money column as exact amounts.

@@ -450,11 +450,21 @@ mod tests {
         let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
         let mut group = file.start_row_group().unwrap();
         for (a, b) in batches {
-            // Values repeat within a batch's dictionary, as ingest's resource ids do.
-            let values = StringArray::from(a.iter().map(|v| v.unwrap_or("unused")).collect::<Vec<_>>());
-            // Null rows' key slots hold an out-of-range key: nothing may look at them.
-            let slots: Vec<i32> = (0..a.len()).map(|i| if a[i].is_some() { i as i32 } else { i32::MAX }).collect();
-            let valid = NullBuffer::from(a.iter().map(Option::is_some).collect::<Vec<_>>());
+            // Values repeat within a batch's dictionary, as ingest's resource ids do; the last
+            // entry is a null value.
+            let values: StringArray = a.iter().map(|v| Some(v.unwrap_or("unused"))).chain([None]).collect();
+            // A null row is, in turn, a null key whose slot holds an out-of-range key (looking
+            // the slot up in `values` would panic: it has a null buffer) and a valid key to the
+            // null value.
+            let null_value = a.len() as i32;
+            let slots: Vec<i32> = (0..a.len())
+                .map(|i| match (a[i], i % 2) {
+                    (Some(_), _) => i as i32,
+                    (None, 0) => i32::MAX,
+                    (None, _) => null_value,
+                })
+                .collect();
+            let valid = NullBuffer::from((0..a.len()).map(|i| a[i].is_some() || i % 2 == 1).collect::<Vec<_>>());
             let keys = Int32Array::new(slots.into(), Some(valid));
             let a = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
             let b: DictionaryArray<Int32Type> = b.iter().copied().collect();
@@ -479,14 +489,22 @@ mod tests {
     fn chunks_read_back_with_nulls_repeats_and_plain_pages_past_the_limit() {
         let long: Vec<String> =
             (0..20_000).map(|i| format!("arn:aws:apigateway:us-east-1::/restapis/{i:0>40}")).collect();
+        // Three hundred values in a scattered order with a long run: keys nine bits wide, in
+        // bit-packed groups and RLE runs, read back by Parquet's own decoder.
+        let labels: Vec<String> = (0..300).map(|i| format!("usage-type-{i}")).collect();
+        let keyed: Vec<Option<&str>> = (0..2_000)
+            .map(|i: usize| if (700..800).contains(&i) { Some("run") } else { Some(labels[i * 7 % 300].as_str()) })
+            .collect();
+        let wide = (keyed, vec!["k"; 2_000]);
         let first = (vec![Some("x"), None, Some("y"), Some("x"), None], vec!["k", "m", "k", "k", "a"]);
         let many = (long.iter().map(|v| Some(v.as_str())).collect(), vec!["k"; long.len()]);
         let after = (vec![None, Some("x"), Some("new")], vec!["z", "k", "k"]);
-        let (a, b, metadata) = round_trip(&[first.clone(), many.clone(), after.clone()]);
+        let (a, b, metadata) = round_trip(&[first.clone(), wide.clone(), many.clone(), after.clone()]);
 
         let expected_a: Vec<Option<String>> =
-            [first.0, many.0, after.0].concat().into_iter().map(|v| v.map(str::to_owned)).collect();
-        let expected_b: Vec<String> = [first.1, many.1, after.1].concat().into_iter().map(str::to_owned).collect();
+            [first.0, wide.0, many.0, after.0].concat().into_iter().map(|v| v.map(str::to_owned)).collect();
+        let expected_b: Vec<String> =
+            [first.1, wide.1, many.1, after.1].concat().into_iter().map(str::to_owned).collect();
         assert_eq!(a, expected_a);
         assert_eq!(b, expected_b);
 

@@ -18,6 +18,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnDescPtr;
 
+use curwatch_schema::columns::text_type;
+
 use crate::dictionary::DictionaryChunk;
 use crate::error::StoreError;
 
@@ -71,7 +73,7 @@ impl RowGroupFile {
         for leaf in 0..parquet.num_columns() {
             let field = parquet.get_column_root_idx(leaf);
             leaves_per_field[field] += 1;
-            if is_dictionary_text(schema.field(field).data_type()) {
+            if *schema.field(field).data_type() == text_type() {
                 let column = parquet.column(leaf);
                 let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
                 dictionary_fields[field] = Some((column, statistics));
@@ -201,10 +203,6 @@ impl RowGroupFile {
         let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
         file.sync_all().map_err(StoreError::io(&self.path))
     }
-}
-
-fn is_dictionary_text(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Dictionary(key, value) if **key == DataType::Int32 && **value == DataType::Utf8)
 }
 
 /// Rough relative cost of encoding a column of this type.

@@ -256,10 +256,12 @@ fn split_by_service(
         .and_then(|c| c.as_dictionary_opt::<Int32Type>())
         .ok_or_else(|| StoreError::Invalid("service is not dictionary text".into()))?;
     let values = column.values().as_string::<i32>();
-    let Some(wanted) = (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) == service) else {
+    // Every entry is checked: a dictionary may hold a value more than once.
+    let wanted: Vec<bool> = (0..values.len()).map(|i| values.is_valid(i) && values.value(i) == service).collect();
+    if !wanted.contains(&true) {
         return Ok((None, Some(batch.clone())));
-    };
-    let mask: BooleanArray = column.keys().iter().map(|k| Some(k == Some(wanted as i32))).collect();
+    }
+    let mask: BooleanArray = column.keys().iter().map(|k| Some(k.is_some_and(|k| wanted[k as usize]))).collect();
     let matching = mask.true_count();
     if matching == batch.num_rows() {
         return Ok((Some(batch.clone()), None));
@@ -307,4 +309,29 @@ fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, StoreErro
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{DictionaryArray, Int32Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_service_listed_twice_in_the_dictionary_is_split_out_whole() {
+        let values = StringArray::from(vec!["AmazonApiGateway", "AWSLambda", "AmazonApiGateway"]);
+        let keys = Int32Array::from(vec![Some(0), Some(1), Some(2), None, Some(2)]);
+        let service = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
+        let row = Int32Array::from(vec![0, 1, 2, 3, 4]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(SERVICE, service.data_type().clone(), true),
+            Field::new("row", DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(service), Arc::new(row)]).unwrap();
+        let (gateway, others) = split_by_service(&batch, API_GATEWAY_SERVICE).unwrap();
+        let rows = |batch: Option<RecordBatch>| batch.unwrap().column(1).as_primitive::<Int32Type>().values().to_vec();
+        assert_eq!(rows(gateway), [0, 2, 4]);
+        assert_eq!(rows(others), [1, 3]);
+    }
 }
