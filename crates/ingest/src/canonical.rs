@@ -9,6 +9,7 @@ use arrow_array::{
     ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
+use arrow_buffer::NullBuffer;
 use curwatch_schema::money::{SCALE, STORED_PRECISION};
 use curwatch_schema::naming::tag_key;
 use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
@@ -72,9 +73,9 @@ impl CanonicalColumns {
             Arc::new(self.usage_amount),
             self.pricing_unit,
             self.currency,
-            money_array(self.unblended_cost.into_iter().map(Some))?,
-            money_array(self.net_unblended_cost.into_iter())?,
-            money_array(self.amortized_cost.into_iter().map(Some))?,
+            money_array(self.unblended_cost)?,
+            optional_money_array(self.net_unblended_cost)?,
+            money_array(self.amortized_cost)?,
             self.tags,
             self.cost_categories,
             constant_text(&ctx.export, len),
@@ -130,22 +131,28 @@ pub(crate) fn constant_text(value: &str, len: usize) -> ArrayRef {
     Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("key 0 is in range"))
 }
 
-fn money_array(values: impl Iterator<Item = Option<Money>>) -> Result<ArrayRef, ErrorKind> {
+/// A money column without nulls.
+fn money_array(values: Vec<Money>) -> Result<ArrayRef, ErrorKind> {
+    decimal_array(values.into_iter().map(Money::units).collect(), None)
+}
+
+/// A money column with nulls (stored as zero units under the null mask).
+fn optional_money_array(values: Vec<Option<Money>>) -> Result<ArrayRef, ErrorKind> {
+    let nulls = NullBuffer::from_iter(values.iter().map(Option::is_some));
+    let units = values.into_iter().map(|v| v.map_or(0, Money::units)).collect();
+    decimal_array(units, Some(nulls).filter(|n| n.null_count() > 0))
+}
+
+fn decimal_array(units: Vec<i128>, nulls: Option<NullBuffer>) -> Result<ArrayRef, ErrorKind> {
     let limit = 10_i128.pow(u32::from(STORED_PRECISION));
-    let mut out = Vec::with_capacity(values.size_hint().0);
-    for value in values {
-        if let Some(m) = value
-            && m.units().abs() >= limit
-        {
-            return Err(ErrorKind::Unsupported(format!(
-                "a single line item of {} exceeds the largest amount stored ({} digits)",
-                m.to_exact_string(),
-                STORED_PRECISION - SCALE as u8
-            )));
-        }
-        out.push(value.map(Money::units));
+    if let Some(&too_large) = units.iter().find(|u| u.abs() >= limit) {
+        return Err(ErrorKind::Unsupported(format!(
+            "a single line item of {} exceeds the largest amount stored ({} digits)",
+            Money::from_units(too_large).to_exact_string(),
+            STORED_PRECISION - SCALE as u8
+        )));
     }
-    let array = Decimal128Array::from(out)
+    let array = Decimal128Array::new(units.into(), nulls)
         .with_precision_and_scale(STORED_PRECISION, SCALE as i8)
         .expect("valid precision and scale");
     Ok(Arc::new(array))
@@ -242,6 +249,18 @@ mod tests {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use curwatch_schema::columns::map_type;
+
+    #[test]
+    fn money_columns_keep_nulls_and_refuse_amounts_too_large_to_store() {
+        let column = optional_money_array(vec![Some(Money::from_units(-5)), None, Some(Money::ZERO)]).unwrap();
+        let column = column.as_primitive::<arrow_array::types::Decimal128Type>();
+        assert_eq!(column.iter().collect::<Vec<_>>(), vec![Some(-5), None, Some(0)]);
+        assert_eq!(money_array(vec![Money::from_units(7)]).unwrap().null_count(), 0);
+        let too_large = Money::from_units(-(10_i128.pow(u32::from(STORED_PRECISION))));
+        let error = money_array(vec![Money::ZERO, too_large]).unwrap_err().to_string();
+        assert!(error.contains("exceeds the largest amount stored"), "{error}");
+        assert!(optional_money_array(vec![None, Some(too_large)]).is_err());
+    }
 
     #[test]
     fn tag_maps_have_the_canonical_type_and_dedupe() {

@@ -9,7 +9,7 @@ use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 use crate::canonical::{CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
-use crate::source::{MapColumn, RawBatch, TextColumn};
+use crate::source::{MapColumn, RawBatch};
 
 const BILLING_PERIOD_START: &str = "bill_billing_period_start_date";
 const USAGE_START: &str = "line_item_usage_start_date";
@@ -112,19 +112,22 @@ impl CurPlan {
 
         let mut billing_period = Vec::with_capacity(len);
         let mut starts = Vec::with_capacity(len);
+        // Every row of a file usually has one period start: it is converted once.
+        let mut last: Option<(i64, BillingPeriod)> = None;
         for row in 0..len {
-            let period = period_start[row]
-                .and_then(BillingPeriod::of_micros)
-                .ok_or_else(|| raw.required_missing(row, BILLING_PERIOD_START))?;
+            let period = match (period_start[row], last) {
+                (Some(micros), Some((seen, period))) if micros == seen => Some(period),
+                (Some(micros), _) => BillingPeriod::of_micros(micros).inspect(|&period| last = Some((micros, period))),
+                (None, _) => None,
+            }
+            .ok_or_else(|| raw.required_missing(row, BILLING_PERIOD_START))?;
             billing_period.push(period);
             starts.push(usage_start[row].ok_or_else(|| raw.required_missing(row, USAGE_START))?);
         }
 
         let unblended: Vec<Money> = unblended.into_iter().map(Option::unwrap_or_default).collect();
-        let amortized = self.amortized(raw, &line_item_type, &unblended)?;
-        let charge_class = (0..len)
-            .map(|row| ChargeClass::from_cur_line_item_type(line_item_type.get(row).unwrap_or_default()))
-            .collect();
+        let amortized = self.amortized(raw, &line_item_type.map_rows(AmortizedRule::of), &unblended)?;
+        let charge_class = line_item_type.map_rows(|t| ChargeClass::from_cur_line_item_type(t.unwrap_or_default()));
 
         let product_map = match raw.map(PRODUCT_MAP)? {
             Some(map) if self.format == ExportFormat::Cur2 => Some(map),
@@ -181,7 +184,7 @@ impl CurPlan {
     }
 
     /// Amortised cost, by the Well-Architected CUR library's rule per line item type.
-    fn amortized(&self, raw: &RawBatch, types: &TextColumn, unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
+    fn amortized(&self, raw: &RawBatch, rules: &[AmortizedRule], unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
         let sp_effective = raw.money(SP_EFFECTIVE)?;
         let sp_commitment = raw.money(SP_COMMITMENT)?;
         let sp_used = raw.money(SP_USED)?;
@@ -191,23 +194,24 @@ impl CurPlan {
         let ri_arn = raw.text_in_place(RI_ARN)?;
         let at = |column: &Option<Vec<Option<Money>>>, row: usize| column.as_ref().and_then(|c| c[row]);
         let mut out = Vec::with_capacity(unblended.len());
-        for (row, &cost) in unblended.iter().enumerate() {
-            let value = match types.get(row) {
-                Some("SavingsPlanCoveredUsage") => at(&sp_effective, row).unwrap_or(cost),
-                Some("SavingsPlanRecurringFee") => match (at(&sp_commitment, row), at(&sp_used, row)) {
+        for (row, (&cost, rule)) in unblended.iter().zip(rules).enumerate() {
+            let value = match rule {
+                AmortizedRule::Cost => cost,
+                AmortizedRule::SavingsPlanCovered => at(&sp_effective, row).unwrap_or(cost),
+                AmortizedRule::SavingsPlanRecurring => match (at(&sp_commitment, row), at(&sp_used, row)) {
                     (Some(total), Some(used)) => total - used,
                     _ => cost,
                 },
-                Some("SavingsPlanNegation" | "SavingsPlanUpfrontFee") => Money::ZERO,
-                Some("DiscountedUsage") => at(&ri_effective, row).unwrap_or(cost),
-                Some("RIFee") => match (at(&ri_upfront, row), at(&ri_recurring, row)) {
+                AmortizedRule::Zero => Money::ZERO,
+                AmortizedRule::Discounted => at(&ri_effective, row).unwrap_or(cost),
+                AmortizedRule::ReservationFee => match (at(&ri_upfront, row), at(&ri_recurring, row)) {
                     (None, None) => cost,
                     (upfront, recurring) => upfront.unwrap_or_default() + recurring.unwrap_or_default(),
                 },
-                Some("Fee") if ri_arn.as_ref().and_then(|a| a.get(row)).is_some_and(|arn| !arn.is_empty()) => {
+                AmortizedRule::Fee if ri_arn.as_ref().and_then(|a| a.get(row)).is_some_and(|arn| !arn.is_empty()) => {
                     Money::ZERO
                 }
-                _ => cost,
+                AmortizedRule::Fee => cost,
             };
             out.push(value);
         }
@@ -243,6 +247,35 @@ impl CurPlan {
             }
         }
         Ok(builder.finish())
+    }
+}
+
+/// Which amortised-cost rule a line item type takes.
+#[derive(Clone, Copy)]
+enum AmortizedRule {
+    /// The line's own cost.
+    Cost,
+    SavingsPlanCovered,
+    SavingsPlanRecurring,
+    /// Savings-plan negations and upfront fees: their cost is amortised elsewhere.
+    Zero,
+    Discounted,
+    ReservationFee,
+    /// A fee: zero when it is a reservation's upfront payment.
+    Fee,
+}
+
+impl AmortizedRule {
+    fn of(line_item_type: Option<&str>) -> Self {
+        match line_item_type {
+            Some("SavingsPlanCoveredUsage") => AmortizedRule::SavingsPlanCovered,
+            Some("SavingsPlanRecurringFee") => AmortizedRule::SavingsPlanRecurring,
+            Some("SavingsPlanNegation" | "SavingsPlanUpfrontFee") => AmortizedRule::Zero,
+            Some("DiscountedUsage") => AmortizedRule::Discounted,
+            Some("RIFee") => AmortizedRule::ReservationFee,
+            Some("Fee") => AmortizedRule::Fee,
+            _ => AmortizedRule::Cost,
+        }
     }
 }
 

@@ -48,6 +48,18 @@ impl TextColumn<'_> {
             TextColumn::Plain(text) => text.is_valid(row).then(|| text.value(row)),
         }
     }
+
+    /// `f` of every row's text, computed once per dictionary value rather than once per row.
+    pub fn map_rows<T: Copy>(&self, f: impl Fn(Option<&str>) -> T) -> Vec<T> {
+        match self {
+            TextColumn::Dictionary { keys, values } => {
+                let by_value: Vec<T> = values.iter().map(&f).collect();
+                let null = f(None);
+                keys.iter().map(|key| key.map_or(null, |key| by_value[key as usize])).collect()
+            }
+            TextColumn::Plain(text) => text.iter().map(f).collect(),
+        }
+    }
 }
 
 /// A map-valued column: a real Arrow map or JSON object text (CSV, some FOCUS files).

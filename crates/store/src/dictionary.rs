@@ -9,10 +9,11 @@
 //! as in Parquet's own writers.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, DictionaryArray, Int32Array, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, StringArray};
 use bytes::Bytes;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
@@ -26,8 +27,10 @@ use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-/// Marks a source dictionary entry not yet seen in the current batch.
+/// Marks a source dictionary entry not yet given an id in the chunk.
 const UNSEEN: u32 = u32::MAX;
+/// Marks a null source dictionary entry (or a null key).
+const NULL_VALUE: u32 = u32::MAX - 1;
 /// Dictionary size past which a chunk's further pages are plain: Parquet's default limit.
 const DICTIONARY_PAGE_LIMIT: usize = 1024 * 1024;
 /// Equal keys in a row at least this long are written as one run rather than bit-packed.
@@ -60,8 +63,10 @@ pub(crate) struct DictionaryChunk {
     plain: Vec<u8>,
     rows: u64,
     nulls: u64,
-    /// Scratch: the chunk's id for each entry of the batch's own dictionary.
+    /// The chunk's id for each entry of a batch's own dictionary (see `renumber_for`), and
+    /// the dictionary it was made for.
     renumber: Vec<u32>,
+    renumbered: Option<ArrayRef>,
 }
 
 impl DictionaryChunk {
@@ -82,6 +87,7 @@ impl DictionaryChunk {
             rows: 0,
             nulls: 0,
             renumber: Vec::new(),
+            renumbered: None,
         }
     }
 
@@ -105,48 +111,93 @@ impl DictionaryChunk {
         // As in Parquet's own writers, a chunk whose dictionary outgrows a page goes on in
         // plain pages: such a column is mostly distinct, and copying its values is cheaper
         // than looking each one up.
-        let keyed = self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array.keys(), values)?;
+        let keyed = self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array)?;
         if !keyed {
             self.fill_plain(array.keys(), values)?;
         }
-        self.nulls += self.levels.iter().filter(|&&level| level == 0).count() as u64;
         let page = self.encode_page(array.len(), !keyed)?;
         self.pages.push(page);
         Ok(())
     }
 
+    /// Points `renumber` at `values`: an entry per value, `NULL_VALUE` for a null one. Batches
+    /// cut from one source row group share its dictionary, and then the ids found for the last
+    /// batch stand: the chunk's ids only ever grow while it is keyed.
+    fn renumber_for(&mut self, values: &ArrayRef) {
+        if self.renumbered.as_ref().is_some_and(|seen| Arc::ptr_eq(seen, values)) {
+            return;
+        }
+        self.renumber.clear();
+        self.renumber.extend((0..values.len()).map(|i| if values.is_null(i) { NULL_VALUE } else { UNSEEN }));
+        self.renumbered = Some(Arc::clone(values));
+    }
+
     /// Puts the batch's rows in `keys` as dictionary ids. Returns `false`, with the dictionary
     /// as it was before the batch, when the dictionary outgrows its page on the way.
-    fn fill_keys(&mut self, keys: &Int32Array, values: &StringArray) -> Result<bool, ParquetError> {
+    fn fill_keys(&mut self, array: &DictionaryArray<Int32Type>) -> Result<bool, ParquetError> {
         let (entries, bytes) = (self.spans.len(), self.dictionary.len());
-        self.renumber.clear();
-        self.renumber.resize(values.len(), UNSEEN);
+        let values = array.values().as_string::<i32>();
+        self.renumber_for(array.values());
         self.keys.clear();
         self.levels.clear();
-        for row in 0..keys.len() {
-            let Some(key) = self.present(keys, values, row)? else { continue };
-            let mut id = self.renumber[key];
+        let nullable = self.nullable();
+        let keys = array.keys();
+        // A null row's key slot may hold anything: it is read only for valid rows.
+        let valid_keys = keys.nulls().filter(|nulls| nulls.null_count() > 0);
+        for (row, &key) in keys.values().iter().enumerate() {
+            let key = key as usize;
+            let mut id = match valid_keys {
+                Some(nulls) if nulls.is_null(row) => NULL_VALUE,
+                _ => self.renumber[key],
+            };
+            if id == NULL_VALUE {
+                self.null_row(nullable)?;
+                continue;
+            }
             if id == UNSEEN {
                 if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
                     self.spans.truncate(entries);
                     self.dictionary.truncate(bytes);
                     self.ids.retain(|&mut (_, id)| (id as usize) < entries);
+                    self.renumbered = None;
+                    self.nulls -= self.levels.iter().filter(|&&level| level == 0).count() as u64;
                     return Ok(false);
                 }
                 id = self.intern(values.value(key).as_bytes());
                 self.renumber[key] = id;
+            }
+            if nullable {
+                self.levels.push(1);
             }
             self.keys.push(id);
         }
         Ok(true)
     }
 
+    /// Records a null row, which only a nullable column may have.
+    fn null_row(&mut self, nullable: bool) -> Result<(), ParquetError> {
+        if !nullable {
+            return Err(general(format!("{} is required but a row is null", self.descr.path().string())));
+        }
+        self.levels.push(0);
+        self.nulls += 1;
+        Ok(())
+    }
+
     /// Puts the batch's values in `plain`, PLAIN-encoded.
     fn fill_plain(&mut self, keys: &Int32Array, values: &StringArray) -> Result<(), ParquetError> {
         self.plain.clear();
         self.levels.clear();
+        let nullable = self.nullable();
         for row in 0..keys.len() {
-            let Some(key) = self.present(keys, values, row)? else { continue };
+            let key = keys.value(row) as usize;
+            if keys.is_null(row) || values.is_null(key) {
+                self.null_row(nullable)?;
+                continue;
+            }
+            if nullable {
+                self.levels.push(1);
+            }
             let value = values.value(key).as_bytes();
             self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
             self.plain.extend_from_slice(value);
@@ -155,20 +206,6 @@ impl DictionaryChunk {
             }
         }
         Ok(())
-    }
-
-    /// Records the row's definition level; its key into `values`, or `None` when it is null.
-    fn present(&mut self, keys: &Int32Array, values: &StringArray, row: usize) -> Result<Option<usize>, ParquetError> {
-        // A null row's key slot may hold anything: it is read only for valid rows.
-        let null = keys.is_null(row) || values.is_null(keys.value(row) as usize);
-        let key = keys.value(row) as usize;
-        if null && !self.nullable() {
-            return Err(general(format!("{} is required but a row is null", self.descr.path().string())));
-        }
-        if self.nullable() {
-            self.levels.push(u32::from(!null));
-        }
-        Ok((!null).then_some(key))
     }
 
     /// The batch's data page: definition levels, then plain values or keys at the width the
@@ -341,16 +378,30 @@ fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// Packs `count` values (zeros past the slice's end) least significant bit first.
+/// Packs `count` values (zeros past the slice's end) least significant bit first: eight
+/// values of `bit_width` bits make `bit_width` bytes.
 fn bit_pack(values: &[u32], count: usize, bit_width: u8, out: &mut Vec<u8>) {
-    let (mut buffer, mut bits) = (0u64, 0u32);
-    for n in 0..count {
-        buffer |= u64::from(values.get(n).copied().unwrap_or(0)) << bits;
-        bits += u32::from(bit_width);
-        while bits >= 8 {
-            out.push(buffer as u8);
-            buffer >>= 8;
-            bits -= 8;
+    let width = usize::from(bit_width);
+    out.reserve(count / 8 * width);
+    for start in (0..count).step_by(8) {
+        let mut group = [0u32; 8];
+        let end = (start + 8).min(values.len());
+        group[..end - start].copy_from_slice(&values[start..end]);
+        if width <= 16 {
+            // The whole group fits in 128 bits: one shift per value, one copy out.
+            let packed = group.iter().enumerate().fold(0u128, |packed, (i, &v)| packed | u128::from(v) << (i * width));
+            out.extend_from_slice(&packed.to_le_bytes()[..width]);
+            continue;
+        }
+        let (mut buffer, mut bits) = (0u64, 0);
+        for value in group {
+            buffer |= u64::from(value) << bits;
+            bits += width;
+            while bits >= 8 {
+                out.push(buffer as u8);
+                buffer >>= 8;
+                bits -= 8;
+            }
         }
     }
 }
@@ -426,7 +477,10 @@ mod tests {
         values.extend(std::iter::repeat_n(3, 100));
         values.extend([7, 1, 7]);
         values.extend(std::iter::repeat_n(0, 9));
-        for bit_width in [3, 8, 13, 32] {
+        for bit_width in [1, 3, 8, 13, 16, 17, 32] {
+            // Spread over the width, so the top bits are used too.
+            let max = u32::MAX >> (32 - bit_width);
+            let values: Vec<u32> = values.iter().map(|&v| (u64::from(v) * u64::from(max) / 7) as u32).collect();
             let mut encoded = Vec::new();
             encode_hybrid(&values, bit_width, &mut encoded);
             assert_eq!(decode_hybrid(&encoded, bit_width, values.len()), values, "bit width {bit_width}");
