@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{ArrayBuilder, MapBuilder, MapFieldNames, StringBuilder, StringDictionaryBuilder};
+use arrow_array::builder::StringDictionaryBuilder;
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray,
+    StructArray, TimestampMicrosecondArray,
 };
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::DataType;
+use curwatch_schema::columns::map_entries_field;
 use curwatch_schema::money::{SCALE, STORED_PRECISION};
 use curwatch_schema::naming::tag_key;
 use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
@@ -177,24 +179,60 @@ pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, Er
 }
 
 /// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.
+///
+/// Entries go straight into the buffers the map column is made of (text bytes and offsets):
+/// a tag costs two copies of its text and a row one offset, where Arrow's builders check and
+/// grow several buffers per call.
 pub(crate) struct TagMapBuilder {
-    builder: MapBuilder<StringBuilder, StringBuilder>,
+    keys: TextBuffer,
+    values: TextBuffer,
+    /// Where each row's entries start, and the end of the last row.
+    rows: Vec<i32>,
     normalised: HashMap<String, String>,
-    /// Index of the row's first entry among all keys written: the row's own keys are the ones
-    /// after it, checked in place for duplicates instead of copied aside.
-    row_first_entry: usize,
+}
+
+/// A string column's bytes and offsets, as an Arrow `Utf8` array holds them.
+struct TextBuffer {
+    bytes: Vec<u8>,
+    offsets: Vec<i32>,
+}
+
+impl TextBuffer {
+    fn with_capacity(items: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(items + 1);
+        offsets.push(0);
+        TextBuffer { bytes: Vec::with_capacity(bytes), offsets }
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    fn push(&mut self, text: &str) {
+        self.bytes.extend_from_slice(text.as_bytes());
+        self.offsets.push(i32::try_from(self.bytes.len()).expect("a batch's tag text is under 2 GiB"));
+    }
+
+    fn finish(self) -> StringArray {
+        StringArray::try_new(OffsetBuffer::new(self.offsets.into()), self.bytes.into(), None)
+            .expect("offsets of whole strings")
+    }
 }
 
 impl TagMapBuilder {
     pub fn new(capacity: usize) -> Self {
-        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
-        let builder = MapBuilder::with_capacity(
-            Some(names),
-            StringBuilder::with_capacity(capacity, capacity * 8),
-            StringBuilder::with_capacity(capacity, capacity * 8),
-            capacity,
-        );
-        TagMapBuilder { builder, normalised: HashMap::new(), row_first_entry: 0 }
+        let mut rows = Vec::with_capacity(capacity + 1);
+        rows.push(0);
+        TagMapBuilder {
+            keys: TextBuffer::with_capacity(capacity, capacity * 8),
+            values: TextBuffer::with_capacity(capacity, capacity * 8),
+            rows,
+            normalised: HashMap::new(),
+        }
     }
 
     /// The normalised form of a raw key (cached: the same few keys repeat on every row).
@@ -205,21 +243,30 @@ impl TagMapBuilder {
     /// Adds an entry under an already-normalised key; the first value of a key wins
     /// (AWS merges colliding tag columns the same way).
     pub fn push_normalised(&mut self, key: &str, value: &str) {
-        push_entry(&mut self.builder, self.row_first_entry, key, value);
+        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);
     }
 
     pub fn push_raw(&mut self, raw_key: &str, value: &str) {
         let key = normalised_key(&mut self.normalised, raw_key);
-        push_entry(&mut self.builder, self.row_first_entry, key, value);
+        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);
     }
 
     pub fn end_row(&mut self) {
-        self.builder.append(true).expect("keys and values stay aligned");
-        self.row_first_entry = self.builder.keys().len();
+        self.rows.push(self.keys.len() as i32);
     }
 
-    pub fn finish(mut self) -> ArrayRef {
-        Arc::new(self.builder.finish())
+    pub fn finish(self) -> ArrayRef {
+        let DataType::Struct(fields) = map_entries_field().data_type().clone() else {
+            unreachable!("map entries are a struct")
+        };
+        let entries = StructArray::new(
+            fields,
+            vec![Arc::new(self.keys.finish()) as ArrayRef, Arc::new(self.values.finish())],
+            None,
+        );
+        let map = MapArray::try_new(map_entries_field(), OffsetBuffer::new(self.rows.into()), entries, None, false)
+            .expect("entries and offsets built together");
+        Arc::new(map)
     }
 }
 
@@ -231,16 +278,14 @@ fn normalised_key<'a>(cache: &'a mut HashMap<String, String>, raw: &str) -> &'a 
 }
 
 /// Appends `key = value` to the row being built unless the value is empty or the row already
-/// has the key.
-fn push_entry(builder: &mut MapBuilder<StringBuilder, StringBuilder>, row_first_entry: usize, key: &str, value: &str) {
-    let keys = builder.keys();
-    let (offsets, bytes) = (keys.offsets_slice(), keys.values_slice());
-    let written = |i: usize| &bytes[offsets[i] as usize..offsets[i + 1] as usize];
-    if value.is_empty() || (row_first_entry..offsets.len() - 1).any(|i| written(i) == key.as_bytes()) {
+/// has the key (the row's entries start at the last of `rows`).
+fn push_entry(keys: &mut TextBuffer, values: &mut TextBuffer, rows: &[i32], key: &str, value: &str) {
+    let row_first_entry = *rows.last().expect("rows start with 0") as usize;
+    if value.is_empty() || (row_first_entry..keys.len()).any(|i| keys.get(i) == key.as_bytes()) {
         return;
     }
-    keys.append_value(key);
-    builder.values().append_value(value);
+    keys.push(key);
+    values.push(value);
 }
 
 #[cfg(test)]

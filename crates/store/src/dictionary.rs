@@ -55,10 +55,10 @@ pub(crate) struct DictionaryChunk {
     /// Data pages written so far, one per batch, waiting for the dictionary page that must
     /// precede them. Keys are encoded as they arrive: the chunk holds no per-row state.
     pages: Vec<CompressedPage>,
-    /// Scratch for the batch being encoded: dictionary ids of its non-null rows, and the
-    /// definition level of every row (1 present, 0 null; unused for a required column).
+    /// Scratch for the batch being encoded: dictionary ids of its non-null rows, and which
+    /// rows are null (rarely any: the definition levels are made from them at the end).
     keys: Vec<u32>,
-    levels: Vec<u32>,
+    null_rows: Vec<usize>,
     /// Scratch: the batch's values, PLAIN-encoded, once the dictionary is full.
     plain: Vec<u8>,
     rows: u64,
@@ -82,7 +82,7 @@ impl DictionaryChunk {
             max: None,
             pages: Vec::new(),
             keys: Vec::new(),
-            levels: Vec::new(),
+            null_rows: Vec::new(),
             plain: Vec::new(),
             rows: 0,
             nulls: 0,
@@ -128,7 +128,10 @@ impl DictionaryChunk {
             return;
         }
         self.renumber.clear();
-        self.renumber.extend((0..values.len()).map(|i| if values.is_null(i) { NULL_VALUE } else { UNSEEN }));
+        match values.nulls() {
+            Some(nulls) => self.renumber.extend(nulls.iter().map(|valid| if valid { UNSEEN } else { NULL_VALUE })),
+            None => self.renumber.resize(values.len(), UNSEEN),
+        }
         self.renumbered = Some(Arc::clone(values));
     }
 
@@ -139,7 +142,7 @@ impl DictionaryChunk {
         let values = array.values().as_string::<i32>();
         self.renumber_for(array.values());
         self.keys.clear();
-        self.levels.clear();
+        self.null_rows.clear();
         let nullable = self.nullable();
         let keys = array.keys();
         // A null row's key slot may hold anything: it is read only for valid rows.
@@ -151,7 +154,7 @@ impl DictionaryChunk {
                 _ => self.renumber[key],
             };
             if id == NULL_VALUE {
-                self.null_row(nullable)?;
+                self.null_row(row, nullable)?;
                 continue;
             }
             if id == UNSEEN {
@@ -160,14 +163,11 @@ impl DictionaryChunk {
                     self.dictionary.truncate(bytes);
                     self.ids.retain(|&mut (_, id)| (id as usize) < entries);
                     self.renumbered = None;
-                    self.nulls -= self.levels.iter().filter(|&&level| level == 0).count() as u64;
+                    self.nulls -= self.null_rows.len() as u64;
                     return Ok(false);
                 }
                 id = self.intern(values.value(key).as_bytes());
                 self.renumber[key] = id;
-            }
-            if nullable {
-                self.levels.push(1);
             }
             self.keys.push(id);
         }
@@ -175,11 +175,11 @@ impl DictionaryChunk {
     }
 
     /// Records a null row, which only a nullable column may have.
-    fn null_row(&mut self, nullable: bool) -> Result<(), ParquetError> {
+    fn null_row(&mut self, row: usize, nullable: bool) -> Result<(), ParquetError> {
         if !nullable {
             return Err(general(format!("{} is required but a row is null", self.descr.path().string())));
         }
-        self.levels.push(0);
+        self.null_rows.push(row);
         self.nulls += 1;
         Ok(())
     }
@@ -187,16 +187,13 @@ impl DictionaryChunk {
     /// Puts the batch's values in `plain`, PLAIN-encoded.
     fn fill_plain(&mut self, keys: &Int32Array, values: &StringArray) -> Result<(), ParquetError> {
         self.plain.clear();
-        self.levels.clear();
+        self.null_rows.clear();
         let nullable = self.nullable();
         for row in 0..keys.len() {
             let key = keys.value(row) as usize;
             if keys.is_null(row) || values.is_null(key) {
-                self.null_row(nullable)?;
+                self.null_row(row, nullable)?;
                 continue;
-            }
-            if nullable {
-                self.levels.push(1);
             }
             let value = values.value(key).as_bytes();
             self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
@@ -214,10 +211,20 @@ impl DictionaryChunk {
         let bit_width = key_bit_width(self.spans.len() as u32);
         let mut data = Vec::with_capacity(self.plain.len() + self.keys.len() * usize::from(bit_width) / 8 + 16);
         if self.nullable() {
-            let mut levels = Vec::new();
-            encode_hybrid(&self.levels, 1, &mut levels);
-            data.extend_from_slice(&(levels.len() as u32).to_le_bytes());
-            data.extend_from_slice(&levels);
+            let mut encoded = Vec::new();
+            if self.null_rows.is_empty() {
+                // Every row present: the levels are one run of ones.
+                put_varint((rows as u64) << 1, &mut encoded);
+                encoded.push(1);
+            } else {
+                let mut levels = vec![1u32; rows];
+                for &row in &self.null_rows {
+                    levels[row] = 0;
+                }
+                encode_hybrid(&levels, 1, &mut encoded);
+            }
+            data.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+            data.extend_from_slice(&encoded);
         }
         let encoding = if plain {
             data.extend_from_slice(&self.plain);

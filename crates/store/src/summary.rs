@@ -94,7 +94,8 @@ impl Amounts<'_> {
 /// Summary columns have few values, so a batch's keys nearly always fit in 64 bits.
 struct PackedKeys {
     codes: Vec<u64>,
-    /// Each text column's radix (its dictionary's length plus one), then the day's.
+    /// Each text column's radix (its dictionary's length plus one, or one for a column of one
+    /// value and no nulls), then the day's.
     radices: Vec<u64>,
     first_day: i64,
 }
@@ -106,12 +107,16 @@ impl PackedKeys {
         let last_day = days.iter().flatten().copied().max().unwrap_or(0);
         // Day slots: one per day from the first, then one for "no start time".
         let day_radix = u64::try_from(last_day - first_day).ok()?.checked_add(2)?;
-        let mut radices: Vec<u64> = columns.iter().map(|dict| dict.values().len() as u64 + 1).collect();
+        // A column with one value and no nulls (the billing period, the export) takes one slot:
+        // it adds nothing to the code, and its pass is skipped.
+        let constant = |dict: &DictionaryArray<Int32Type>| dict.values().len() == 1 && dict.keys().null_count() == 0;
+        let mut radices: Vec<u64> =
+            columns.iter().map(|dict| if constant(dict) { 1 } else { dict.values().len() as u64 + 1 }).collect();
         radices.push(day_radix);
         radices.iter().try_fold(1u64, |product, &radix| product.checked_mul(radix))?;
         let mut codes = vec![0u64; days.len()];
         // Column by column, so each pass runs down one array.
-        for (dict, &radix) in columns.iter().zip(&radices) {
+        for (dict, &radix) in columns.iter().zip(&radices).filter(|(_, radix)| **radix > 1) {
             let keys = dict.keys();
             let null_slot = radix - 1;
             match keys.nulls().filter(|nulls| nulls.null_count() > 0) {
@@ -334,11 +339,18 @@ mod tests {
             .collect()
     }
 
-    /// Rows over three days and a row without a start; text with null keys, a key to a null
-    /// value, empty text and a value listed twice (then `unused` values no row has); costs with
-    /// nulls.
+    /// Rows over three days and a row without a start; one text column of a single value, the
+    /// others with null keys, a key to a null value, empty text and a value listed twice (then
+    /// `unused` values no row has); costs with nulls.
     fn batch(days: [Option<i64>; 6], unused: usize) -> RecordBatch {
         let text = |i: usize| -> ArrayRef {
+            if i == 0 {
+                // One value on every row, as a billing period is.
+                let keys = Int32Array::from(vec![0; 6]);
+                return Arc::new(
+                    DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(vec!["p"]))).unwrap(),
+                );
+            }
             let mut values = vec![Some("a"), None, Some(""), Some("a"), Some(["x", "y"][i % 2])];
             values.extend(std::iter::repeat_n(Some("unused"), unused));
             let values = StringArray::from(values);
@@ -393,12 +405,12 @@ mod tests {
 
     #[test]
     fn keys_too_wide_to_pack_are_summed_row_by_row() {
-        // 18 slots per text column over ten columns and a 2^27-day span: 2^68 keys.
+        // 18 slots per text column over nine columns and a 2^27-day span: 2^64.5 keys.
         let far = [Some(-(1 << 26)), Some(1 << 26), None, Some(0), Some(1), Some(2)];
         let batch = batch(far, 12);
         let columns: Vec<&DictionaryArray<Int32Type>> =
             SUMMARY_TEXT_COLUMNS.iter().map(|c| batch.column_by_name(c).unwrap().as_dictionary()).collect();
-        assert!(PackedKeys::of(&columns, &far).is_none(), "2^68 keys cannot pack into 64 bits");
+        assert!(PackedKeys::of(&columns, &far).is_none(), "2^64.5 keys cannot pack into 64 bits");
         let mut summary = DailySummary::default();
         summary.add(&batch).unwrap();
         assert_eq!(totals(&summary), summed_each(&batch));
