@@ -30,9 +30,13 @@ impl Interner {
     /// A dictionary text column's rows as ids (0 for a null key or a null or empty value):
     /// each distinct value is interned once per batch, not once per row.
     pub fn dictionary_ids(&mut self, column: &DictionaryArray<Int32Type>) -> Vec<u32> {
-        let values = column.values().as_string::<i32>();
-        let value_ids: Vec<u32> = values.iter().map(|v| self.id(v)).collect();
+        let value_ids = self.value_ids(column);
         column.keys().iter().map(|k| k.map_or(0, |k| value_ids[k as usize])).collect()
+    }
+
+    /// The id of each entry of a dictionary text column's values (0 for a null or empty one).
+    pub fn value_ids(&mut self, column: &DictionaryArray<Int32Type>) -> Vec<u32> {
+        column.values().as_string::<i32>().iter().map(|v| self.id(v)).collect()
     }
 
     pub fn get(&self, id: u32) -> Option<&str> {

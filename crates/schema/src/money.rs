@@ -49,7 +49,7 @@ impl Money {
             return None;
         }
         let scaled = (value * UNIT as f64).round();
-        // Through i64 where it fits (any amount under $900 million): the CPU converts that in
+        // Through i64 where it fits (any amount under $922 million): the CPU converts that in
         // one instruction, while a float to i128 is a library call. Both give the same number.
         if scaled.abs() < I64_LIMIT {
             return Some(Money(i128::from(scaled as i64)));

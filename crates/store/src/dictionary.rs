@@ -67,6 +67,8 @@ pub(crate) struct DictionaryChunk {
     /// the dictionary it was made for.
     renumber: Vec<u32>,
     renumbered: Option<ArrayRef>,
+    /// Set once the dictionary has filled: every later page of the chunk is plain.
+    full: bool,
 }
 
 impl DictionaryChunk {
@@ -88,6 +90,7 @@ impl DictionaryChunk {
             nulls: 0,
             renumber: Vec::new(),
             renumbered: None,
+            full: false,
         }
     }
 
@@ -111,7 +114,7 @@ impl DictionaryChunk {
         // As in Parquet's own writers, a chunk whose dictionary outgrows a page goes on in
         // plain pages: such a column is mostly distinct, and copying its values is cheaper
         // than looking each one up.
-        let keyed = self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array)?;
+        let keyed = !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array)?;
         if !keyed {
             self.fill_plain(array.keys(), values)?;
         }
@@ -159,6 +162,7 @@ impl DictionaryChunk {
             }
             if id == UNSEEN {
                 if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+                    self.full = true;
                     self.spans.truncate(entries);
                     self.dictionary.truncate(bytes);
                     self.ids.retain(|&mut (_, id)| (id as usize) < entries);
@@ -211,20 +215,10 @@ impl DictionaryChunk {
         let bit_width = key_bit_width(self.spans.len() as u32);
         let mut data = Vec::with_capacity(self.plain.len() + self.keys.len() * usize::from(bit_width) / 8 + 16);
         if self.nullable() {
-            let mut encoded = Vec::new();
-            if self.null_rows.is_empty() {
-                // Every row present: the levels are one run of ones.
-                put_varint((rows as u64) << 1, &mut encoded);
-                encoded.push(1);
-            } else {
-                let mut levels = vec![1u32; rows];
-                for &row in &self.null_rows {
-                    levels[row] = 0;
-                }
-                encode_hybrid(&levels, 1, &mut encoded);
-            }
-            data.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
-            data.extend_from_slice(&encoded);
+            let mut levels = Vec::new();
+            encode_levels(rows, &self.null_rows, &mut levels);
+            data.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+            data.extend_from_slice(&levels);
         }
         let encoding = if plain {
             data.extend_from_slice(&self.plain);
@@ -385,6 +379,22 @@ fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     }
 }
 
+/// The definition levels of `rows` rows (1 present, 0 for each of `null_rows`), as
+/// [`encode_hybrid`] writes them. Without nulls, which is nearly always, that is one run of
+/// ones, written without a level per row.
+fn encode_levels(rows: usize, null_rows: &[usize], out: &mut Vec<u8>) {
+    if null_rows.is_empty() && rows >= MIN_RUN {
+        put_varint((rows as u64) << 1, out);
+        out.push(1);
+        return;
+    }
+    let mut levels = vec![1u32; rows];
+    for &row in null_rows {
+        levels[row] = 0;
+    }
+    encode_hybrid(&levels, 1, out);
+}
+
 /// Packs `count` values (zeros past the slice's end) least significant bit first: eight
 /// values of `bit_width` bits make `bit_width` bytes.
 fn bit_pack(values: &[u32], count: usize, bit_width: u8, out: &mut Vec<u8>) {
@@ -497,6 +507,22 @@ mod tests {
         assert_eq!(constant.len(), 4, "one run: a three-byte length and the value");
     }
 
+    #[test]
+    fn levels_are_encoded_as_the_hybrid_encoder_would() {
+        for rows in [1, 7, 8, 9, 64, 1000] {
+            for null_rows in [vec![], vec![0], vec![rows - 1], (0..rows).step_by(3).collect()] {
+                let mut levels = vec![1u32; rows];
+                for &row in &null_rows {
+                    levels[row] = 0;
+                }
+                let (mut expected, mut encoded) = (Vec::new(), Vec::new());
+                encode_hybrid(&levels, 1, &mut expected);
+                encode_levels(rows, &null_rows, &mut encoded);
+                assert_eq!(encoded, expected, "{rows} rows, nulls at {null_rows:?}");
+            }
+        }
+    }
+
     /// Writes `batches` of one nullable and one required dictionary column through the store's
     /// encoder and reads them back with Parquet's own reader.
     fn round_trip(batches: &[(Vec<Option<&str>>, Vec<&str>)]) -> (Vec<Option<String>>, Vec<String>, ParquetMetaData) {
@@ -582,9 +608,9 @@ mod tests {
         assert!(chunk(0).statistics().is_none(), "only columns readers prune by keep statistics");
     }
 
-    #[test]
-    fn a_null_in_a_required_column_is_an_error() {
-        let descr = Arc::new(parquet::schema::types::ColumnDescriptor::new(
+    /// A required text column `b`, as the store's schema describes one.
+    fn required_text() -> ColumnDescPtr {
+        Arc::new(parquet::schema::types::ColumnDescriptor::new(
             Arc::new(
                 parquet::schema::types::Type::primitive_type_builder("b", parquet::basic::Type::BYTE_ARRAY)
                     .with_repetition(parquet::basic::Repetition::REQUIRED)
@@ -594,8 +620,24 @@ mod tests {
             0,
             0,
             parquet::schema::types::ColumnPath::from("b"),
-        ));
-        let mut chunk = DictionaryChunk::new(descr, false);
+        ))
+    }
+
+    #[test]
+    fn once_the_dictionary_fills_every_later_page_is_plain() {
+        let mut chunk = DictionaryChunk::new(required_text(), false);
+        let long: Vec<String> = (0..20_000).map(|i| format!("{i:0>60}")).collect();
+        let pages = |chunk: &DictionaryChunk| chunk.pages.iter().map(CompressedPage::encoding).collect::<Vec<_>>();
+        chunk.write(&["k"].into_iter().collect::<DictionaryArray<Int32Type>>()).unwrap();
+        chunk.write(&long.iter().map(String::as_str).collect::<DictionaryArray<Int32Type>>()).unwrap();
+        // Both values are in the dictionary, or would fit in it: the chunk stays plain all the same.
+        chunk.write(&["k", "new"].into_iter().collect::<DictionaryArray<Int32Type>>()).unwrap();
+        assert_eq!(pages(&chunk), [Encoding::RLE_DICTIONARY, Encoding::PLAIN, Encoding::PLAIN]);
+    }
+
+    #[test]
+    fn a_null_in_a_required_column_is_an_error() {
+        let mut chunk = DictionaryChunk::new(required_text(), false);
         let column: DictionaryArray<Int32Type> = [Some("k"), None].into_iter().collect();
         let error = chunk.write(&column).unwrap_err().to_string();
         assert!(error.contains("b is required but a row is null"), "{error}");

@@ -207,11 +207,8 @@ impl DailySummary {
         for (row, &code) in packed.codes.iter().enumerate() {
             amounts.add_row(by_code.entry(code).or_default(), row);
         }
-        let value_ids: Vec<Vec<u32>> = columns
-            .iter()
-            .zip(&mut self.values)
-            .map(|(dict, interner)| dict.values().as_string::<i32>().iter().map(|v| interner.id(v)).collect())
-            .collect();
+        let value_ids: Vec<Vec<u32>> =
+            columns.iter().zip(&mut self.values).map(|(dict, interner)| interner.value_ids(dict)).collect();
         for (code, sums) in by_code {
             let (slots, day) = packed.unpack(code);
             let key: [u32; SUMMARY_TEXT_COLUMNS.len()] =
