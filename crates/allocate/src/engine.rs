@@ -283,29 +283,37 @@ pub fn allocate_each(
     let mut usage_weights: HashMap<(u32, u32, u32), i128> = HashMap::default();
     let mut teams = Interner::default();
     let mut shared: BTreeMap<SharedKey, RawSums> = BTreeMap::new();
-    // Owners in a vector, the map holding only their index: the map stays compact and fast.
+    // Owners in a vector; a shape's owner is found by its number from the decoding threads
+    // (per numbering table), and on a table's first sight of it by its fingerprint.
     let mut owners: Vec<Owner> = Vec::new();
-    let mut owner_of: HashMap<Fingerprint, u32> = HashMap::default();
+    let mut owner_of_fingerprint: HashMap<Fingerprint, u32> = HashMap::default();
+    let mut owner_of_number: Vec<Vec<u32>> = Vec::new();
     let mut days: HashMap<u32, String> = HashMap::default();
     let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::default();
     lines::scan_lines(store, periods, &mut strings, &mut |strings, line| {
-        // One lookup per line: its shape's owner, decided on first sight.
-        let index = *owner_of.entry(line.shape).or_insert_with(|| {
-            let shape = ShapeIds {
-                account: strings.id(line.account),
-                product_region: strings.id(line.product_region),
-                usage_type: strings.id(line.usage_type),
-                resource: strings.id(line.resource),
-            };
-            // A pair the first pass did not see (the store changed between passes) is
-            // classified on its own.
-            let api = classified
-                .get(&lines::pair_fingerprint(line.resource, line.usage_type))
-                .cloned()
-                .unwrap_or_else(|| classify_line(line.resource, line.usage_type));
-            owners.push(decide_owner(strings, &mut teams, rules, &types, api, shape, line.tag_pairs()));
-            (owners.len() - 1) as u32
-        });
+        // One index per line: its shape's owner, decided on first sight.
+        let numbers = slot(&mut owner_of_number, line.shape.table as usize, Vec::new);
+        let known = slot(numbers, line.shape.number as usize, || UNDECIDED);
+        if *known == UNDECIDED {
+            *known = *owner_of_fingerprint.entry(line.fingerprint).or_insert_with(|| {
+                let (resource, usage_type) = (line.resource(), line.usage_type());
+                let shape = ShapeIds {
+                    account: strings.id(line.account()),
+                    product_region: strings.id(line.product_region()),
+                    usage_type: strings.id(usage_type),
+                    resource: strings.id(resource),
+                };
+                // A pair the first pass did not see (the store changed between passes) is
+                // classified on its own.
+                let api = classified
+                    .get(&lines::pair_fingerprint(resource, usage_type))
+                    .cloned()
+                    .unwrap_or_else(|| classify_line(resource, usage_type));
+                owners.push(decide_owner(strings, &mut teams, rules, &types, api, shape, line.tag_pairs()));
+                (owners.len() - 1) as u32
+            });
+        }
+        let index = *known;
         let owner = &owners[index as usize];
         let ShapeIds { account, product_region, usage_type, resource, .. } = owner.shape;
         let (period, day, charge_class, line_item_type) =
@@ -410,6 +418,17 @@ pub fn allocate_each(
     allocation.unmatched_rules =
         rules.rules.iter().zip(matched).filter(|(_, m)| !m).map(|(r, _)| r.name.clone()).collect();
     Ok(allocation)
+}
+
+/// Marks a shape number whose owner the allocating thread has not looked up yet.
+const UNDECIDED: u32 = u32::MAX;
+
+/// `items[index]`, made (with those before it) by `fill` if the vector is too short.
+fn slot<T>(items: &mut Vec<T>, index: usize, fill: impl FnMut() -> T) -> &mut T {
+    if items.len() <= index {
+        items.resize_with(index + 1, fill);
+    }
+    &mut items[index]
 }
 
 /// A line's region: from its usage type's billing code, else its product region.

@@ -1,14 +1,18 @@
 //! API Gateway lines as the allocation reads them, in two passes over the store.
 //!
 //! Per-row work that needs no shared state runs on the store's decoding threads: finding the
-//! API Gateway rows, sorting each line's tags and fingerprinting what its owner depends on. The allocating thread then finds a line's owner with one lookup of a 128-bit number, and
-//! reads a line's text only the first time its shape is seen.
+//! API Gateway rows, sorting each line's tags, fingerprinting what its owner depends on, and
+//! numbering the fingerprints. The allocating thread then finds a line's owner by indexing a
+//! vector with that number, and reads a line's text only the first time its shape is seen.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{Array, DictionaryArray, PrimitiveArray, RecordBatch, StringArray};
 use curwatch_schema::columns::{self as col, API_GATEWAY_SERVICE};
-use curwatch_schema::intern::Interner;
+use curwatch_schema::intern::{FastMap, Interner};
 use curwatch_store::{PeriodRange, Store};
 use twox_hash::XxHash3_128;
 
@@ -48,6 +52,47 @@ pub(crate) fn pair_fingerprint(resource: Option<&str>, usage_type: Option<&str>)
     FingerprintBuilder::default().part(resource).part(usage_type).finish()
 }
 
+/// Fingerprints numbered 0, 1, 2… in the order one table first saw them.
+struct NumberingTable {
+    token: u32,
+    numbers: FastMap<Fingerprint, u32>,
+}
+
+impl NumberingTable {
+    /// The fingerprint's number, and whether this table had not seen it before.
+    fn number(&mut self, fingerprint: Fingerprint) -> (u32, bool) {
+        let next = self.numbers.len() as u32;
+        let mut new = false;
+        let number = *self.numbers.entry(fingerprint).or_insert_with(|| {
+            new = true;
+            next
+        });
+        (number, new)
+    }
+}
+
+/// Numbering tables lent to one decoding thread at a time, so that the lookups of every line
+/// run on every core without contention. Each table numbers on its own: a shape has one
+/// number per table that saw it.
+#[derive(Default)]
+struct Numbering {
+    idle: Mutex<Vec<NumberingTable>>,
+    tables: AtomicU32,
+}
+
+impl Numbering {
+    fn with<R>(&self, work: impl FnOnce(&mut NumberingTable) -> R) -> R {
+        let lent = self.idle.lock().expect("no panics while held").pop();
+        let mut table = lent.unwrap_or_else(|| NumberingTable {
+            token: self.tables.fetch_add(1, Ordering::Relaxed),
+            numbers: FastMap::default(),
+        });
+        let result = work(&mut table);
+        self.idle.lock().expect("no panics while held").push(table);
+        result
+    }
+}
+
 /// The resource and usage type of API Gateway lines, from the first pass.
 pub(crate) struct PairLine<'a> {
     pub fingerprint: Fingerprint,
@@ -55,23 +100,27 @@ pub(crate) struct PairLine<'a> {
     pub usage_type: Option<&'a str>,
 }
 
-/// A decoded batch with its API Gateway rows and each row's fingerprint.
-struct Prepared {
+/// A decoded batch with the API Gateway rows the caller needs and each one's fingerprint.
+struct PreparedPairs {
     batch: RecordBatch,
     rows: Vec<usize>,
     fingerprints: Vec<Fingerprint>,
 }
 
-/// First pass: every API Gateway line's resource and usage type.
+/// First pass: the resource and usage type of API Gateway lines — every distinct pair at
+/// least once; the decoding threads drop pairs their numbering table has seen.
 pub(crate) fn scan_pairs(
     store: &Store,
     periods: PeriodRange,
     each: &mut dyn FnMut(PairLine<'_>),
 ) -> Result<(), AllocateError> {
     let columns = [col::SERVICE, col::RESOURCE_ID, col::USAGE_TYPE];
-    let scan = store.scan_service_prepared(&columns, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, prepare_pairs)?;
+    let numbering = Numbering::default();
+    let scan = store.scan_service_prepared(&columns, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, move |batch| {
+        prepare_pairs(&numbering, batch)
+    })?;
     for prepared in scan {
-        let Some(Prepared { batch, rows, fingerprints }) = prepared?? else { continue };
+        let Some(PreparedPairs { batch, rows, fingerprints }) = prepared?? else { continue };
         let (resource, usage_type) = (Text::of(&batch, col::RESOURCE_ID)?, Text::of(&batch, col::USAGE_TYPE)?);
         for (row, fingerprint) in rows.into_iter().zip(fingerprints) {
             each(PairLine { fingerprint, resource: resource.get(row), usage_type: usage_type.get(row) });
@@ -80,20 +129,32 @@ pub(crate) fn scan_pairs(
     Ok(())
 }
 
-fn prepare_pairs(batch: RecordBatch) -> Result<Option<Prepared>, AllocateError> {
+fn prepare_pairs(numbering: &Numbering, batch: RecordBatch) -> Result<Option<PreparedPairs>, AllocateError> {
     let Some(rows) = gateway_rows(&batch)? else { return Ok(None) };
     let (resource, usage_type) = (Text::of(&batch, col::RESOURCE_ID)?, Text::of(&batch, col::USAGE_TYPE)?);
     let mut builder = FingerprintBuilder::default();
-    let fingerprints =
-        rows.iter().map(|&row| builder.part(resource.get(row)).part(usage_type.get(row)).finish()).collect();
-    Ok(Some(Prepared { batch, rows, fingerprints }))
+    let (rows, fingerprints) = numbering.with(|table| {
+        rows.into_iter()
+            .map(|row| (row, builder.part(resource.get(row)).part(usage_type.get(row)).finish()))
+            .filter(|&(_, fingerprint)| table.number(fingerprint).1)
+            .unzip()
+    });
+    Ok(Some(PreparedPairs { batch, rows, fingerprints }))
 }
 
-/// One API Gateway line of the second pass. `shape` fingerprints what its owner depends on
-/// (account, product region, usage type, resource, and each tag's key and value); the rest is
-/// interned or summed.
+/// A line shape as the decoding threads numbered it: the numbering table and the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShapeNumber {
+    pub table: u32,
+    pub number: u32,
+}
+
+/// One API Gateway line of the second pass. Its shape is what its owner depends on (account,
+/// product region, usage type, resource, and each tag's key and value); the rest is interned
+/// or summed. The text is read only when asked for.
 pub(crate) struct Line<'a> {
-    pub shape: Fingerprint,
+    pub shape: ShapeNumber,
+    pub fingerprint: Fingerprint,
     pub period: u32,
     /// Days since 1970-01-01.
     pub day: u32,
@@ -101,20 +162,54 @@ pub(crate) struct Line<'a> {
     pub line_item_type: u32,
     pub costs: Costs,
     pub usage: f64,
-    pub account: Option<&'a str>,
-    pub product_region: Option<&'a str>,
-    pub usage_type: Option<&'a str>,
-    pub resource: Option<&'a str>,
-    tags: Tags<'a>,
+    text: LineText<'a>,
     row: usize,
 }
 
-impl Line<'_> {
+/// The text columns of a batch that a line shape is made of.
+#[derive(Clone, Copy)]
+struct LineText<'a> {
+    account: Text<'a>,
+    product_region: Text<'a>,
+    usage_type: Text<'a>,
+    resource: Text<'a>,
+    tags: Tags<'a>,
+}
+
+impl<'a> LineText<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Self, AllocateError> {
+        Ok(LineText {
+            account: Text::of(batch, col::ACCOUNT_ID)?,
+            product_region: Text::of(batch, col::REGION)?,
+            usage_type: Text::of(batch, col::USAGE_TYPE)?,
+            resource: Text::of(batch, col::RESOURCE_ID)?,
+            tags: Tags::of(batch)?,
+        })
+    }
+}
+
+impl<'a> Line<'a> {
+    pub fn account(&self) -> Option<&'a str> {
+        self.text.account.get(self.row)
+    }
+
+    pub fn product_region(&self) -> Option<&'a str> {
+        self.text.product_region.get(self.row)
+    }
+
+    pub fn usage_type(&self) -> Option<&'a str> {
+        self.text.usage_type.get(self.row)
+    }
+
+    pub fn resource(&self) -> Option<&'a str> {
+        self.text.resource.get(self.row)
+    }
+
     /// The line's tags, sorted. A newline inside a value becomes a space: team names and
     /// labels print on one line.
     pub fn tag_pairs(&self) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
-        self.tags.pairs(self.row, &mut pairs);
+        self.text.tags.pairs(self.row, &mut pairs);
         pairs.into_iter().map(|(key, value)| (key.to_owned(), value.replace('\n', " "))).collect()
     }
 }
@@ -136,6 +231,15 @@ const LINE_COLUMNS: [&str; 14] = [
     col::USAGE_AMOUNT,
 ];
 
+/// A decoded batch with its API Gateway rows, each one's shape fingerprint and number.
+struct PreparedLines {
+    batch: RecordBatch,
+    rows: Vec<usize>,
+    fingerprints: Vec<Fingerprint>,
+    table: u32,
+    numbers: Vec<u32>,
+}
+
 /// Second pass: hands every API Gateway line of the store to `each`, in storage order.
 pub(crate) fn scan_lines(
     store: &Store,
@@ -143,17 +247,16 @@ pub(crate) fn scan_lines(
     strings: &mut Interner,
     each: &mut dyn FnMut(&mut Interner, &Line<'_>),
 ) -> Result<(), AllocateError> {
-    let scan = store.scan_service_prepared(&LINE_COLUMNS, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, prepare_lines)?;
+    let numbering = Numbering::default();
+    let scan = store.scan_service_prepared(&LINE_COLUMNS, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, move |batch| {
+        prepare_lines(&numbering, batch)
+    })?;
     for prepared in scan {
-        let Some(Prepared { batch, rows, fingerprints }) = prepared?? else { continue };
+        let Some(PreparedLines { batch, rows, fingerprints, table, numbers }) = prepared?? else { continue };
         let period = strings.dictionary_ids(dictionary(&batch, col::BILLING_PERIOD)?);
         let charge_class = strings.dictionary_ids(dictionary(&batch, col::CHARGE_CLASS)?);
         let line_item_type = strings.dictionary_ids(dictionary(&batch, col::LINE_ITEM_TYPE)?);
-        let account = Text::of(&batch, col::ACCOUNT_ID)?;
-        let product_region = Text::of(&batch, col::REGION)?;
-        let usage_type = Text::of(&batch, col::USAGE_TYPE)?;
-        let resource = Text::of(&batch, col::RESOURCE_ID)?;
-        let tags = Tags::of(&batch)?;
+        let text = LineText::of(&batch)?;
         let starts = batch
             .column_by_name(col::USAGE_START)
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
@@ -170,10 +273,11 @@ pub(crate) fn scan_lines(
             .column_by_name(col::USAGE_AMOUNT)
             .and_then(|c| c.as_primitive_opt::<Float64Type>())
             .ok_or(AllocateError::Schema(col::USAGE_AMOUNT))?;
-        for (row, shape) in rows.into_iter().zip(fingerprints) {
+        for ((row, fingerprint), number) in rows.into_iter().zip(fingerprints).zip(numbers) {
             let unblended = if unblended.is_valid(row) { unblended.value(row) } else { 0 };
             let line = Line {
-                shape,
+                shape: ShapeNumber { table, number },
+                fingerprint,
                 period: period[row],
                 day: starts.value(row).div_euclid(MICROS_PER_DAY) as u32,
                 charge_class: charge_class[row],
@@ -184,11 +288,7 @@ pub(crate) fn scan_lines(
                     amortized: if amortized.is_valid(row) { amortized.value(row) } else { 0 },
                 },
                 usage: if usage.is_valid(row) { usage.value(row) } else { 0.0 },
-                account: account.get(row),
-                product_region: product_region.get(row),
-                usage_type: usage_type.get(row),
-                resource: resource.get(row),
-                tags,
+                text,
                 row,
             };
             each(strings, &line);
@@ -197,30 +297,28 @@ pub(crate) fn scan_lines(
     Ok(())
 }
 
-fn prepare_lines(batch: RecordBatch) -> Result<Option<Prepared>, AllocateError> {
+fn prepare_lines(numbering: &Numbering, batch: RecordBatch) -> Result<Option<PreparedLines>, AllocateError> {
     let Some(rows) = gateway_rows(&batch)? else { return Ok(None) };
-    let account = Text::of(&batch, col::ACCOUNT_ID)?;
-    let product_region = Text::of(&batch, col::REGION)?;
-    let usage_type = Text::of(&batch, col::USAGE_TYPE)?;
-    let resource = Text::of(&batch, col::RESOURCE_ID)?;
-    let tags = Tags::of(&batch)?;
+    let text = LineText::of(&batch)?;
     let (mut builder, mut pairs) = (FingerprintBuilder::default(), Vec::new());
-    let fingerprints = rows
+    let fingerprints: Vec<Fingerprint> = rows
         .iter()
         .map(|&row| {
             builder
-                .part(account.get(row))
-                .part(product_region.get(row))
-                .part(usage_type.get(row))
-                .part(resource.get(row));
-            tags.pairs(row, &mut pairs);
+                .part(text.account.get(row))
+                .part(text.product_region.get(row))
+                .part(text.usage_type.get(row))
+                .part(text.resource.get(row));
+            text.tags.pairs(row, &mut pairs);
             for (key, value) in &pairs {
                 builder.part(Some(key)).part(Some(value));
             }
             builder.finish()
         })
         .collect();
-    Ok(Some(Prepared { batch, rows, fingerprints }))
+    let (table, numbers) =
+        numbering.with(|table| (table.token, fingerprints.iter().map(|&f| table.number(f).0).collect()));
+    Ok(Some(PreparedLines { batch, rows, fingerprints, table, numbers }))
 }
 
 /// A text column, dictionary-encoded or plain; empty text reads as none, as interned ids do.
@@ -298,6 +396,23 @@ fn dictionary<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a Dict
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbering_tables_number_in_first_sight_order_each_on_its_own() {
+        let numbering = Numbering::default();
+        numbering.with(|table| {
+            assert_eq!(table.token, 0);
+            assert_eq!([table.number(7), table.number(9), table.number(7)], [(0, true), (1, true), (0, false)]);
+            // A second thread borrowing meanwhile gets a table of its own, numbering from 0.
+            numbering.with(|other| {
+                assert_eq!(other.token, 1);
+                assert_eq!(other.number(9), (0, true));
+            });
+        });
+        // Tables go back to the pool with what they learnt.
+        numbering.with(|table| assert!(!table.number(9).1));
+        assert_eq!(numbering.tables.load(Ordering::Relaxed), 2);
+    }
 
     #[test]
     fn fingerprints_keep_parts_apart() {

@@ -246,6 +246,14 @@ impl TagMapBuilder {
         push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);
     }
 
+    /// Adds an entry under a normalised key that no earlier entry of the row can have.
+    pub fn push_first(&mut self, key: &str, value: &str) {
+        if !value.is_empty() {
+            self.keys.push(key);
+            self.values.push(value);
+        }
+    }
+
     pub fn push_raw(&mut self, raw_key: &str, value: &str) {
         let key = normalised_key(&mut self.normalised, raw_key);
         push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);

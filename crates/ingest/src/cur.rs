@@ -3,6 +3,8 @@
 //! Both use the same snake_case names (legacy CSV headers are normalised to them on
 //! read); they differ only in where tags, cost categories and some product attributes live.
 
+use std::collections::HashSet;
+
 use arrow_array::{Array, RecordBatch};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
@@ -231,20 +233,30 @@ impl CurPlan {
         if self.format == ExportFormat::Cur2 {
             return map_from_source(raw, map_name);
         }
-        {
-            let mut columns = Vec::with_capacity(legacy_columns.len());
-            for name in legacy_columns {
-                let key = builder.key(&name[legacy_prefix.len()..]).to_owned();
-                columns.push((key, raw.text_in_place(name)?.expect("listed from the header")));
+        let mut columns = Vec::with_capacity(legacy_columns.len());
+        let mut keys_taken = HashSet::new();
+        for name in legacy_columns {
+            let values = raw.text_in_place(name)?.expect("listed from the header");
+            // A column without text in this batch adds nothing to any row.
+            if values.is_blank() {
+                continue;
             }
-            for row in 0..len {
-                for (key, values) in &columns {
-                    if let Some(value) = values.get(row) {
+            let key = builder.key(&name[legacy_prefix.len()..]).to_owned();
+            // Only a column whose key an earlier column shares must look for that key in the row.
+            let shared = !keys_taken.insert(key.clone());
+            columns.push((key, values, shared));
+        }
+        for row in 0..len {
+            for (key, values, shared) in &columns {
+                if let Some(value) = values.get(row) {
+                    if *shared {
                         builder.push_normalised(key, value);
+                    } else {
+                        builder.push_first(key, value);
                     }
                 }
-                builder.end_row();
             }
+            builder.end_row();
         }
         Ok(builder.finish())
     }
@@ -297,4 +309,52 @@ fn product_attribute(
         values.push(found);
     }
     Ok(text_array(values.iter().map(|v| v.as_deref()), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::{ArrayRef, DictionaryArray, StringArray, types::Int32Type};
+
+    use super::*;
+    use crate::source::Locations;
+
+    fn entries(map: &arrow_array::MapArray, row: usize) -> Vec<(String, String)> {
+        let entry = map.value(row);
+        let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
+        (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect()
+    }
+
+    #[test]
+    fn legacy_tag_columns_become_one_map_first_value_of_a_key_winning() {
+        let text = |values: Vec<Option<&str>>| Arc::new(StringArray::from(values)) as ArrayRef;
+        let dictionary = |values: Vec<Option<&str>>| {
+            Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef
+        };
+        // Two columns that normalise to one key (`team`), a column with no text in this
+        // batch, and a dictionary-encoded one.
+        let batch = RecordBatch::try_from_iter([
+            ("resource_tags_user_team", text(vec![Some(""), Some("payments"), None])),
+            ("resource_tags_user_Team", dictionary(vec![Some("search"), Some("ignored"), Some("ads")])),
+            ("resource_tags_user_unused", text(vec![None, Some(""), None])),
+            ("resource_tags_user_env", dictionary(vec![None, Some("prod"), Some("")])),
+        ])
+        .unwrap();
+        let columns: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let plan = CurPlan {
+            format: ExportFormat::LegacyCur,
+            tag_columns: columns.clone(),
+            category_columns: Vec::new(),
+            wanted: columns,
+        };
+        let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
+        let map = plan.map_column(&raw, TAG_MAP, &plan.tag_columns, LEGACY_TAG_PREFIX).unwrap();
+        let map = map.as_map();
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(entries(map, 0), [pair("team", "search")], "an empty value leaves the key to the next column");
+        assert_eq!(entries(map, 1), [pair("team", "payments"), pair("env", "prod")]);
+        assert_eq!(entries(map, 2), [pair("team", "ads")]);
+    }
 }

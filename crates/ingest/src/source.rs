@@ -49,6 +49,16 @@ impl TextColumn<'_> {
         }
     }
 
+    /// Whether no row has text: every row null or empty (a dictionary of only empty values
+    /// counts as such, whatever its keys).
+    pub fn is_blank(&self) -> bool {
+        let blank = |text: Option<&str>| text.is_none_or(str::is_empty);
+        match self {
+            TextColumn::Dictionary { keys, values } => keys.null_count() == keys.len() || values.iter().all(blank),
+            TextColumn::Plain(text) => text.iter().all(blank),
+        }
+    }
+
     /// `f` of every row's text, computed once per dictionary value rather than once per row.
     pub fn map_rows<T: Copy>(&self, f: impl Fn(Option<&str>) -> T) -> Vec<T> {
         match self {
