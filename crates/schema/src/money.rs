@@ -16,6 +16,19 @@ const UNIT: i128 = 10_i128.pow(SCALE);
 /// 2⁶³ as a float: every float of smaller magnitude converts to i64 exactly.
 const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 
+/// `scaled.round()` as an integer (half away from zero), through i64 where it fits (any amount
+/// under $922 million): the CPU converts that in one instruction, while `round` and a float to
+/// i128 are library calls. The fraction left after truncating is exact (below 2⁵² it is a
+/// multiple of the float's spacing; above, it is zero), so the result is `round`'s.
+fn round_to_units(scaled: f64) -> i128 {
+    if scaled.abs() < I64_LIMIT {
+        let whole = scaled as i64;
+        let fraction = scaled - whole as f64;
+        return i128::from(whole + i64::from(fraction >= 0.5) - i64::from(fraction <= -0.5));
+    }
+    scaled.round() as i128
+}
+
 /// An amount of money in units of 10⁻¹⁰ of the currency.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(i128);
@@ -48,13 +61,7 @@ impl Money {
         if !value.is_finite() {
             return None;
         }
-        let scaled = (value * UNIT as f64).round();
-        // Through i64 where it fits (any amount under $922 million): the CPU converts that in
-        // one instruction, while a float to i128 is a library call. Both give the same number.
-        if scaled.abs() < I64_LIMIT {
-            return Some(Money(i128::from(scaled as i64)));
-        }
-        Some(Money(scaled as i128))
+        Some(Money(round_to_units(value * UNIT as f64)))
     }
 
     /// From a decimal with `scale` fractional digits (FOCUS decimals, Arrow decimals).
@@ -246,6 +253,29 @@ mod tests {
         for value in [922_337_203.0, 922_337_203.685_477_5, 922_337_204.0, -922_337_204.0, 1e15, -1e20] {
             let expected = Money::from_units((value * 1e10_f64).round() as i128);
             assert_eq!(Money::from_f64(value).unwrap(), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn floats_round_half_away_from_zero_as_f64_round_does() {
+        // Halves and the floats either side of them, up to where floats are all integers (2⁵²)
+        // and on to where they stop fitting in i64 (2⁶³).
+        let mut scaled: Vec<f64> = vec![0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 1e-300, 9.223_372_036_854_775e18];
+        for half in [0.5_f64, 2.5, 1_234_567.5, -7.5, 2_251_799_813_685_247.5, 4_503_599_627_370_495.0] {
+            scaled.extend([half, f64::from_bits(half.to_bits() + 1), f64::from_bits(half.to_bits() - 1)]);
+        }
+        // A deterministic spread of magnitudes and signs.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let magnitude = 10_f64.powi((state % 20) as i32);
+            let sign = if state & 1 == 0 { 1.0 } else { -1.0 };
+            scaled.push(sign * magnitude * (state >> 11) as f64 / (1u64 << 53) as f64);
+        }
+        for value in scaled {
+            assert_eq!(round_to_units(value), value.round() as i128, "{value:e}");
         }
     }
 

@@ -25,7 +25,7 @@ use crate::error::StoreError;
 /// Rows per batch handed to the caller.
 const BATCH_ROWS: usize = 64 * 1024;
 /// Batches each decoding thread may have ready before it waits for the caller.
-const READY_PER_THREAD: usize = 2;
+const READY_PER_THREAD: usize = 1;
 
 /// Inclusive range of billing periods to read; open ends read everything.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
