@@ -243,20 +243,18 @@ impl TagMapBuilder {
     /// Adds an entry under an already-normalised key; the first value of a key wins
     /// (AWS merges colliding tag columns the same way).
     pub fn push_normalised(&mut self, key: &str, value: &str) {
-        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);
+        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value, true);
     }
 
-    /// Adds an entry under a normalised key that no earlier entry of the row can have.
+    /// Adds an entry under a normalised key that no earlier entry of the row can have, so
+    /// the row is not searched for it.
     pub fn push_first(&mut self, key: &str, value: &str) {
-        if !value.is_empty() {
-            self.keys.push(key);
-            self.values.push(value);
-        }
+        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value, false);
     }
 
     pub fn push_raw(&mut self, raw_key: &str, value: &str) {
         let key = normalised_key(&mut self.normalised, raw_key);
-        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);
+        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value, true);
     }
 
     pub fn end_row(&mut self) {
@@ -285,11 +283,16 @@ fn normalised_key<'a>(cache: &'a mut HashMap<String, String>, raw: &str) -> &'a 
     &cache[raw]
 }
 
-/// Appends `key = value` to the row being built unless the value is empty or the row already
-/// has the key (the row's entries start at the last of `rows`).
-fn push_entry(keys: &mut TextBuffer, values: &mut TextBuffer, rows: &[i32], key: &str, value: &str) {
-    let row_first_entry = *rows.last().expect("rows start with 0") as usize;
-    if value.is_empty() || (row_first_entry..keys.len()).any(|i| keys.get(i) == key.as_bytes()) {
+/// Appends `key = value` to the row being built unless the value is empty or, when the key
+/// `may_repeat`, the row already has it (the row's entries start at the last of `rows`).
+/// Inlined: it runs once per tag of every line, and each caller passes a constant `may_repeat`.
+#[inline(always)]
+fn push_entry(keys: &mut TextBuffer, values: &mut TextBuffer, rows: &[i32], key: &str, value: &str, may_repeat: bool) {
+    let taken = || {
+        let row_first_entry = *rows.last().expect("rows start with 0") as usize;
+        (row_first_entry..keys.len()).any(|i| keys.get(i) == key.as_bytes())
+    };
+    if value.is_empty() || (may_repeat && taken()) {
         return;
     }
     keys.push(key);

@@ -56,7 +56,8 @@ fn write(
         .map_err(store_error)?;
     // This thread pulls the files (downloads stay a bounded number ahead), decodes and
     // canonicalises them, while another encodes the store's Parquet: the two halves of the
-    // work take about as long, so two cores halve the time. One batch waiting between them bounds memory.
+    // work take about as long, so two cores halve the time. One batch waiting between them
+    // bounds memory.
     let writer = std::thread::scope(|scope| {
         let (sender, batches) = std::sync::mpsc::sync_channel::<(&'static str, RecordBatch)>(1);
         let writing = scope.spawn(move || {
