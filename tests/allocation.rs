@@ -199,3 +199,45 @@ fn dimensions_allocation_cannot_carry_are_refused_up_front() {
     assert_eq!(out.status.code(), Some(1), "{}", crate::util::describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`operation` cannot be combined with allocation dimensions"));
 }
+
+#[test]
+fn monthly_reports_read_api_gateway_shapes_and_agree_with_the_lines() {
+    let env = Env::new();
+    env.ingest(&fixture("exports"));
+    let shapes = env.store().join("api_gateway_shapes");
+    assert!(shapes.read_dir().unwrap().next().is_some(), "ingest wrote API Gateway shapes");
+    let by =
+        "billing_period,account,team,owner_source,api_id,stage,api_type,component,usage_type,resource_id,charge_class";
+    let csv = |args: &[&str]| env.ok(&[&["report", "--by", by, "--format", "csv"], args].concat());
+    let from_shapes = csv(&[]);
+    assert!(from_shapes.lines().count() > 20, "{from_shapes}");
+
+    // Without the shapes, the same report reads every line and prints the same.
+    std::fs::remove_dir_all(&shapes).unwrap();
+    assert_eq!(csv(&[]), from_shapes);
+
+    // By day, owned cost is the same per group to the unit; shared shares are split per day
+    // instead of per month, so they may differ by a unit per day, and their sum does not.
+    let daily = env.report_json(&["--by", &format!("day,{by}")]);
+    let monthly = env.report_json(&["--by", by]);
+    let group = |row: &serde_json::Map<String, serde_json::Value>| {
+        by.split(',').map(|d| row[d].as_str().map(str::to_owned)).collect::<Vec<_>>()
+    };
+    let mut summed: BTreeMap<Vec<Option<String>>, i128> = BTreeMap::new();
+    for row in &daily {
+        *summed.entry(group(row)).or_default() += money(&row["cost"]).units();
+    }
+    let days: i128 = 31 * 3;
+    for row in &monthly {
+        let daily_units = summed.get(&group(row)).copied().unwrap_or_default();
+        let units = money(&row["cost"]).units();
+        if row["owner_source"].as_str().is_some_and(|s| s.starts_with("shared:")) {
+            assert!((units - daily_units).abs() <= days, "{row:?}: {daily_units}");
+        } else {
+            assert_eq!(units, daily_units, "{row:?}");
+        }
+    }
+    let total =
+        |rows: &[serde_json::Map<String, serde_json::Value>]| rows.iter().map(|r| money(&r["cost"])).sum::<Money>();
+    assert_eq!(total(&monthly), total(&daily));
+}

@@ -14,6 +14,17 @@ use crate::split::split_proportionally;
 /// The team of spend no tag, rule or account mapping claims.
 pub const UNALLOCATED: &str = "unallocated";
 
+/// How finely allocated rows are dated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// Each row carries its line's day.
+    Day,
+    /// Rows stand for their whole billing period and carry no day. The store's API Gateway
+    /// shapes (a month's lines summed per shape) are read where current, so this is much
+    /// faster for reports that do not need the day; the totals are the same to the unit.
+    Month,
+}
+
 /// Cost in money units (10⁻¹⁰) for each metric.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Costs {
@@ -34,7 +45,7 @@ impl Costs {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AllocatedRow {
     pub billing_period: String,
-    /// Usage day, `YYYY-MM-DD`.
+    /// Usage day, `YYYY-MM-DD`; empty when allocated by month.
     pub day: String,
     pub account: Option<String>,
     /// From the usage type's billing code, else the product region.
@@ -59,7 +70,7 @@ pub struct AllocatedRow {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AllocatedRowRef<'a> {
     pub billing_period: &'a str,
-    /// Usage day, `YYYY-MM-DD`.
+    /// Usage day, `YYYY-MM-DD`; empty when allocated by month.
     pub day: &'a str,
     pub account: Option<&'a str>,
     pub region: Option<&'a str>,
@@ -188,7 +199,7 @@ struct Owner {
 /// (rows of identical dimensions merged, in a stable order).
 pub fn allocate(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Allocation, AllocateError> {
     let mut merged: BTreeMap<RowShape, (Costs, f64)> = BTreeMap::new();
-    let mut allocation = allocate_each(store, periods, rules, &mut |row| {
+    let mut allocation = allocate_each(store, periods, rules, Granularity::Day, &mut |row| {
         let (costs, usage, shape) = RowShape::of(row.to_row());
         let entry = merged.entry(shape).or_default();
         entry.0.add(costs);
@@ -272,10 +283,12 @@ pub fn allocate_each(
     store: &Store,
     periods: PeriodRange,
     rules: &Rules,
+    granularity: Granularity,
     sink: &mut dyn FnMut(&AllocatedRowRef<'_>),
 ) -> Result<Allocation, AllocateError> {
     let mut strings = Interner::default();
-    let (classified, types) = classify_all(store, periods)?;
+    let (classified, types) = classify_all(store, periods, granularity)?;
+    let day_label = |day: u32| if granularity == Granularity::Day { day_text(day) } else { String::new() };
 
     let mut allocation = Allocation::default();
     let mut matched = vec![false; rules.rules.len()];
@@ -290,7 +303,7 @@ pub fn allocate_each(
     let mut owner_of_number: Vec<Vec<u32>> = Vec::new();
     let mut days: HashMap<u32, String> = HashMap::default();
     let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::default();
-    lines::scan_lines(store, periods, &mut strings, &mut |strings, line| {
+    lines::scan_lines(store, periods, granularity, &mut strings, &mut |strings, line| {
         // One index per line: its shape's owner, decided on first sight.
         let numbers = slot(&mut owner_of_number, line.shape.table as usize, Vec::new);
         let known = slot(numbers, line.shape.number as usize, || UNDECIDED);
@@ -336,7 +349,7 @@ pub fn allocate_each(
         }
         sink(&AllocatedRowRef {
             billing_period: strings.get(period).unwrap_or_default(),
-            day: days.entry(day).or_insert_with(|| day_text(day)),
+            day: days.entry(day).or_insert_with(|| day_label(day)),
             account: strings.get(account),
             region: owner.region.as_deref(),
             usage_type: strings.get(usage_type),
@@ -392,7 +405,7 @@ pub fn allocate_each(
                     UNALLOCATED.to_owned(),
                 ),
             };
-        let day = day_text(day);
+        let day = day_label(day);
         for (i, (team, _)) in recipients.iter().enumerate() {
             sink(&AllocatedRowRef {
                 billing_period: strings.get(period).unwrap_or_default(),
@@ -492,10 +505,14 @@ type Classified = HashMap<Fingerprint, ApiLine>;
 
 /// First pass: classifies every distinct resource and usage type of API Gateway lines and
 /// settles each API's type from all of them.
-fn classify_all(store: &Store, periods: PeriodRange) -> Result<(Classified, ApiTypes), AllocateError> {
+fn classify_all(
+    store: &Store,
+    periods: PeriodRange,
+    granularity: Granularity,
+) -> Result<(Classified, ApiTypes), AllocateError> {
     let mut types = ApiTypes::default();
     let mut classified: Classified = HashMap::default();
-    lines::scan_pairs(store, periods, &mut |pair| {
+    lines::scan_pairs(store, periods, granularity, &mut |pair| {
         classified.entry(pair.fingerprint).or_insert_with(|| {
             let line = classify_line(pair.resource, pair.usage_type);
             types.observe(&line);

@@ -16,6 +16,6 @@ pub mod split;
 
 pub use classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, region_of_usage_type};
 pub use engine::{
-    AllocateError, AllocatedRow, AllocatedRowRef, Allocation, Costs, UNALLOCATED, allocate, allocate_each,
+    AllocateError, AllocatedRow, AllocatedRowRef, Allocation, Costs, Granularity, UNALLOCATED, allocate, allocate_each,
 };
 pub use rules::{Rules, RulesError};

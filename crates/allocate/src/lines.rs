@@ -13,10 +13,10 @@ use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, TimestampMicros
 use arrow_array::{Array, DictionaryArray, PrimitiveArray, RecordBatch, StringArray};
 use curwatch_schema::columns::{self as col, API_GATEWAY_SERVICE};
 use curwatch_schema::intern::{FastMap, Interner};
-use curwatch_store::{PeriodRange, Store};
+use curwatch_store::{PeriodRange, Scan, Store};
 use twox_hash::XxHash3_128;
 
-use crate::engine::{AllocateError, Costs};
+use crate::engine::{AllocateError, Costs, Granularity};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Read as plain text: resource ids are nearly all distinct within a row group.
@@ -112,13 +112,12 @@ struct PreparedPairs {
 pub(crate) fn scan_pairs(
     store: &Store,
     periods: PeriodRange,
+    granularity: Granularity,
     each: &mut dyn FnMut(PairLine<'_>),
 ) -> Result<(), AllocateError> {
     let columns = [col::SERVICE, col::RESOURCE_ID, col::USAGE_TYPE];
     let numbering = Numbering::default();
-    let scan = store.scan_service_prepared(&columns, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, move |batch| {
-        prepare_pairs(&numbering, batch)
-    })?;
+    let scan = scan_gateway(store, &columns, periods, granularity, move |batch| prepare_pairs(&numbering, batch))?;
     for prepared in scan {
         let Some(PreparedPairs { batch, rows, fingerprints }) = prepared?? else { continue };
         let (resource, usage_type) = (Text::of(&batch, col::RESOURCE_ID)?, Text::of(&batch, col::USAGE_TYPE)?);
@@ -244,13 +243,14 @@ struct PreparedLines {
 pub(crate) fn scan_lines(
     store: &Store,
     periods: PeriodRange,
+    granularity: Granularity,
     strings: &mut Interner,
     each: &mut dyn FnMut(&mut Interner, &Line<'_>),
 ) -> Result<(), AllocateError> {
     let numbering = Numbering::default();
-    let scan = store.scan_service_prepared(&LINE_COLUMNS, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, move |batch| {
-        prepare_lines(&numbering, batch)
-    })?;
+    let scan = scan_gateway(store, &LINE_COLUMNS, periods, granularity, move |batch| prepare_lines(&numbering, batch))?;
+    // By month, every line of a period counts as of its first day (day 0 here).
+    let by_day = granularity == Granularity::Day;
     for prepared in scan {
         let Some(PreparedLines { batch, rows, fingerprints, table, numbers }) = prepared?? else { continue };
         let period = strings.dictionary_ids(dictionary(&batch, col::BILLING_PERIOD)?);
@@ -279,7 +279,7 @@ pub(crate) fn scan_lines(
                 shape: ShapeNumber { table, number },
                 fingerprint,
                 period: period[row],
-                day: starts.value(row).div_euclid(MICROS_PER_DAY) as u32,
+                day: if by_day { starts.value(row).div_euclid(MICROS_PER_DAY) as u32 } else { 0 },
                 charge_class: charge_class[row],
                 line_item_type: line_item_type[row],
                 costs: Costs {
@@ -295,6 +295,21 @@ pub(crate) fn scan_lines(
         }
     }
     Ok(())
+}
+
+/// API Gateway batches of the store: by day from the lines, by month from the partitions' API
+/// Gateway shapes where current (the month's lines summed per shape).
+fn scan_gateway<T: Send + 'static>(
+    store: &Store,
+    columns: &[&str],
+    periods: PeriodRange,
+    granularity: Granularity,
+    prepare: impl Fn(RecordBatch) -> T + Send + Sync + 'static,
+) -> Result<Scan<T>, AllocateError> {
+    Ok(match granularity {
+        Granularity::Day => store.scan_service_prepared(columns, PLAIN_TEXT, periods, API_GATEWAY_SERVICE, prepare)?,
+        Granularity::Month => store.scan_gateway_shapes_prepared(columns, PLAIN_TEXT, periods, prepare)?,
+    })
 }
 
 fn prepare_lines(numbering: &Numbering, batch: RecordBatch) -> Result<Option<PreparedLines>, AllocateError> {

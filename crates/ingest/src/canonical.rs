@@ -6,12 +6,11 @@ use std::sync::Arc;
 use arrow_array::builder::StringDictionaryBuilder;
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray,
-    StructArray, TimestampMicrosecondArray,
+    ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer};
-use arrow_schema::DataType;
-use curwatch_schema::columns::map_entries_field;
+use curwatch_schema::columns::map_array;
 use curwatch_schema::money::{SCALE, STORED_PRECISION};
 use curwatch_schema::naming::tag_key;
 use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
@@ -262,17 +261,7 @@ impl TagMapBuilder {
     }
 
     pub fn finish(self) -> ArrayRef {
-        let DataType::Struct(fields) = map_entries_field().data_type().clone() else {
-            unreachable!("map entries are a struct")
-        };
-        let entries = StructArray::new(
-            fields,
-            vec![Arc::new(self.keys.finish()) as ArrayRef, Arc::new(self.values.finish())],
-            None,
-        );
-        let map = MapArray::try_new(map_entries_field(), OffsetBuffer::new(self.rows.into()), entries, None, false)
-            .expect("entries and offsets built together");
-        Arc::new(map)
+        Arc::new(map_array(self.rows, self.keys.finish(), self.values.finish()))
     }
 }
 

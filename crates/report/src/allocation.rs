@@ -1,6 +1,6 @@
 //! Reports over allocated API Gateway cost, and reconciliation of allocation to the bill.
 
-use curwatch_allocate::{AllocatedRow, AllocatedRowRef, Costs, Rules, allocate_each};
+use curwatch_allocate::{AllocatedRow, AllocatedRowRef, Costs, Granularity, Rules, allocate_each};
 use curwatch_schema::Money;
 use curwatch_schema::columns::API_GATEWAY_SERVICE;
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
@@ -72,12 +72,18 @@ pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(V
     // Keys are interned ids, so a row costs a few hash lookups and no allocation; when every
     // dimension is fixed by the line's shape, a shape's group is found once and remembered.
     let by_shape = request.dimensions.iter().all(fixed_by_shape);
+    // Without the day in a dimension or a filter, the month's API Gateway shapes answer.
+    let granularity = if request.dimensions.contains(&Dimension::Day) || from.is_some() || to.is_some() {
+        Granularity::Day
+    } else {
+        Granularity::Month
+    };
     let mut interners: Vec<Interner> = request.dimensions.iter().map(|_| Interner::default()).collect();
     let mut slot_of: HashMap<Box<[u32]>, usize> = HashMap::default();
     let mut groups: Vec<(Box<[u32]>, i128)> = Vec::new();
     let mut slot_of_shape: Vec<Option<usize>> = Vec::new();
     let mut key = vec![0u32; request.dimensions.len()];
-    let allocation = allocate_each(store, request.periods, &request.rules, &mut |row| {
+    let allocation = allocate_each(store, request.periods, &request.rules, granularity, &mut |row| {
         if from.as_deref().is_some_and(|f| row.day < f) || to.as_deref().is_some_and(|t| row.day > t) {
             return;
         }
@@ -163,7 +169,8 @@ pub fn reconcile(
     // Interned keys: a row costs two lookups and no allocation.
     let (mut periods_seen, mut accounts_seen) = (Interner::default(), Interner::default());
     let mut allocated: HashMap<(u32, u32), i128> = HashMap::default();
-    let allocation = allocate_each(store, periods, rules, &mut |row| {
+    // By day: reconciliation reads every line.
+    let allocation = allocate_each(store, periods, rules, Granularity::Day, &mut |row| {
         let key = (periods_seen.id(Some(row.billing_period)), accounts_seen.id(row.account));
         *allocated.entry(key).or_default() += metric_units(&row.costs, metric);
     })?;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use curwatch_allocate::{AllocatedRowRef, Component, Rules, allocate_each};
+use curwatch_allocate::{AllocatedRowRef, Component, Granularity, Rules, allocate_each};
 use curwatch_schema::Money;
 use curwatch_store::{PeriodRange, Store};
 
@@ -48,7 +48,8 @@ impl StageUsage {
 pub fn stage_usage(store: &Store, periods: PeriodRange, rules: &Rules) -> Result<Vec<StageUsage>, ReportError> {
     let mut stages: BTreeMap<(String, Option<String>), StageUsage> = BTreeMap::new();
     let mut team_cost: BTreeMap<(String, Option<String>), BTreeMap<String, Money>> = BTreeMap::new();
-    allocate_each(store, periods, rules, &mut |row| {
+    // Usage per API and stage needs no day: the month's API Gateway shapes answer.
+    allocate_each(store, periods, rules, Granularity::Month, &mut |row| {
         let Some(api_id) = row.api_id else { return };
         let key = (api_id.to_owned(), row.stage.map(str::to_owned));
         let entry = stages.entry(key.clone()).or_insert_with(|| StageUsage {

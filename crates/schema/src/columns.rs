@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use arrow_array::{ArrayRef, MapArray, StringArray, StructArray};
+use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
 use crate::money::{SCALE, STORED_PRECISION};
@@ -62,6 +64,17 @@ pub fn map_entries_field() -> Arc<Field> {
 
 pub fn map_type() -> DataType {
     DataType::Map(map_entries_field(), false)
+}
+
+/// A `tags`-shaped map column from its entries' keys and values and each row's offsets
+/// (one more than rows, the last the number of entries).
+pub fn map_array(offsets: Vec<i32>, keys: StringArray, values: StringArray) -> MapArray {
+    let DataType::Struct(fields) = map_entries_field().data_type().clone() else {
+        unreachable!("map entries are a struct")
+    };
+    let entries = StructArray::new(fields, vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
+    MapArray::try_new(map_entries_field(), OffsetBuffer::new(offsets.into()), entries, None, false)
+        .expect("entries and offsets built together")
 }
 
 /// The canonical schema, in storage order.

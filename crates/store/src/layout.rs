@@ -9,6 +9,8 @@ use crate::error::StoreError;
 pub(crate) const LINE_ITEMS: &str = "line_items";
 /// Daily summaries, one per partition file, at the same relative path.
 pub(crate) const SUMMARIES: &str = "summaries";
+/// API Gateway lines summed per shape, one file per partition file, at the same relative path.
+pub(crate) const GATEWAY_SHAPES: &str = "api_gateway_shapes";
 pub(crate) const STATE: &str = "state";
 pub(crate) const STAGING: &str = ".staging";
 const PERIOD_PREFIX: &str = "billing_period=";

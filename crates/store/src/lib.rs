@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! <store>/line_items/billing_period=2024-01/<export-slug>.parquet
+//! <store>/summaries/billing_period=2024-01/<export-slug>.parquet            its daily summary
+//! <store>/api_gateway_shapes/billing_period=2024-01/<export-slug>.parquet   its API Gateway shapes
 //! <store>/state/partitions.json      current partitions: source, delivery, rows, totals
 //! <store>/state/ingest-log.jsonl     every commit, append-only
 //! ```
@@ -11,11 +13,13 @@
 //! A partition is replaced by writing it in full to a staging folder and renaming it over
 //! the old file, so readers and crashes only ever see the old or the new partition.
 
+mod companion;
 mod dictionary;
 mod encode;
 mod error;
 mod layout;
 mod scan;
+mod shapes;
 mod state;
 mod summary;
 mod writer;
@@ -23,6 +27,7 @@ mod writer;
 pub use error::StoreError;
 pub use layout::export_slug;
 pub use scan::{PeriodRange, Scan};
+pub use shapes::shapes_have;
 pub use state::{PartitionRecord, SourceFileRecord};
 pub use summary::summary_has;
 pub use writer::{UnitSource, UnitWriter};
@@ -30,6 +35,8 @@ pub use writer::{UnitSource, UnitWriter};
 use std::path::{Path, PathBuf};
 
 use curwatch_schema::BillingPeriod;
+
+use crate::companion::{DAILY_SUMMARY, SHAPES};
 
 /// A store rooted at a directory (which need not exist until the first commit).
 #[derive(Debug, Clone)]
@@ -88,8 +95,25 @@ impl Store {
     /// month of millions), else from its lines. `usage_start` then holds the day only.
     pub fn scan_daily(&self, columns: &[&str], periods: PeriodRange) -> Result<Scan, StoreError> {
         let files = self.partition_files(periods)?;
-        let files = files.iter().map(|file| summary::current_summary(&self.root, file)).collect();
+        let files = files.iter().map(|file| DAILY_SUMMARY.current(&self.root, file)).collect();
         Ok(Scan::new(files, columns, None))
+    }
+
+    /// Like [`Store::scan_service_prepared`] for API Gateway lines and columns their shapes
+    /// hold (see [`shapes_have`]): each partition is read from its API Gateway shapes when it
+    /// has current ones — the month's lines summed per shape — else from its lines. Rows then
+    /// stand for the whole month: `usage_start` is the billing period's first day.
+    pub fn scan_gateway_shapes_prepared<T: Send + 'static>(
+        &self,
+        columns: &[&str],
+        plain_text: &[&str],
+        periods: PeriodRange,
+        prepare: impl Fn(arrow_array::RecordBatch) -> T + Send + Sync + 'static,
+    ) -> Result<Scan<T>, StoreError> {
+        let files = self.partition_files(periods)?;
+        let files = files.iter().map(|file| SHAPES.current(&self.root, file)).collect();
+        let service = Some(curwatch_schema::columns::API_GATEWAY_SERVICE);
+        Ok(Scan::prepared(files, columns, plain_text, service, std::sync::Arc::new(prepare)))
     }
 
     /// The partition files of the periods in `range`, for engines that read Parquet themselves.

@@ -481,7 +481,7 @@ mod tests {
         assert_eq!(daily_totals(&store), (4, 2_000, 2_000, 2_000));
 
         let file = store.partition_files(PeriodRange::ALL).unwrap().remove(0);
-        let summary = crate::summary::summary_path(store.root(), &file).unwrap();
+        let summary = crate::companion::DAILY_SUMMARY.path(store.root(), &file).unwrap();
         let old_summary = std::fs::read(&summary).unwrap();
         write(&[batch(&services[..10], 0)]);
         assert_eq!(daily_totals(&store), (2, 10, 10, 10), "the rewrite brought its own summary");
@@ -491,6 +491,52 @@ mod tests {
         assert_eq!(daily_totals(&store), (10, 10, 10, 10), "stale summary: the lines are read");
         std::fs::remove_file(&summary).unwrap();
         assert_eq!(daily_totals(&store), (10, 10, 10, 10), "no summary: the lines are read");
+    }
+
+    /// Rows and unblended total read by an API Gateway shapes scan.
+    fn shape_totals(store: &Store) -> (usize, i128) {
+        let columns = [SERVICE, USAGE_START, UNBLENDED_COST];
+        let scan = store
+            .scan_gateway_shapes_prepared(&columns, &[], PeriodRange::ALL, |batch| {
+                let amounts = batch.column_by_name(UNBLENDED_COST).unwrap().as_primitive::<Decimal128Type>();
+                let services = batch.column_by_name(SERVICE).unwrap().as_dictionary::<arrow_array::types::Int32Type>();
+                let gateway = |row: usize| {
+                    let values = services.values().as_string::<i32>();
+                    values.value(services.keys().value(row) as usize) == API_GATEWAY_SERVICE
+                };
+                let rows: Vec<usize> = (0..batch.num_rows()).filter(|&row| gateway(row)).collect();
+                (rows.len(), rows.iter().map(|&row| amounts.value(row)).sum::<i128>())
+            })
+            .unwrap();
+        scan.map(|p| p.unwrap()).fold((0, 0), |(n, u), (rows, units)| (n + rows, u + units))
+    }
+
+    #[test]
+    fn gateway_shape_scans_read_current_shapes_and_fall_back_to_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let write = |batches: &[RecordBatch]| {
+            let mut unit = store.begin_unit(UnitSource { export: "e".into(), ..UnitSource::default() }).unwrap();
+            batches.iter().for_each(|b| unit.write(b).unwrap());
+            unit.commit().unwrap();
+        };
+        let services: Vec<&str> =
+            (0..1_000).map(|i| if i % 3 == 0 { API_GATEWAY_SERVICE } else { "AmazonS3" }).collect();
+        write(&[batch(&services, 0), batch(&services, 5_000)]);
+        // 668 API Gateway lines of one shape at different times: one row, every unit kept.
+        assert_eq!(shape_totals(&store), (1, 668));
+
+        let file = store.partition_files(PeriodRange::ALL).unwrap().remove(0);
+        let shapes = crate::companion::SHAPES.path(store.root(), &file).unwrap();
+        let old_shapes = std::fs::read(&shapes).unwrap();
+        write(&[batch(&services[..10], 0)]);
+        assert_eq!(shape_totals(&store), (1, 4), "the rewrite brought its own shapes");
+
+        // Shapes of an earlier generation of the file are never read with it.
+        std::fs::write(&shapes, old_shapes).unwrap();
+        assert_eq!(shape_totals(&store), (4, 4), "stale shapes: the lines are read");
+        std::fs::remove_file(&shapes).unwrap();
+        assert_eq!(shape_totals(&store), (4, 4), "no shapes: the lines are read");
     }
 
     #[test]

@@ -3,11 +3,9 @@
 //! Reports by service, account, region, day and the like need none of a line's detail (usage
 //! type, resource, tags). A month of tens of millions of lines sums to a few thousand such
 //! rows, so the summary is written as the partition is, and read instead of it when it can
-//! answer. A summary and its partition file carry the same id, a fingerprint of the summary's
-//! content; a summary whose partition has since been replaced by different data is ignored.
+//! answer; `companion` links the two.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -23,12 +21,8 @@ use curwatch_schema::columns::{
     timestamp_type,
 };
 use curwatch_schema::intern::{FastMap, Interner};
-use parquet::arrow::ArrowWriter;
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use twox_hash::XxHash3_128;
 
+use crate::companion::{ContentId, DAILY_SUMMARY};
 use crate::error::StoreError;
 
 /// The text columns a summary row is keyed by, beside the day.
@@ -45,10 +39,10 @@ const SUMMARY_TEXT_COLUMNS: [&str; 10] = [
     EXPORT,
 ];
 
-/// Footer key linking a partition file and its summary.
-pub(crate) const SUMMARY_ID_KEY: &str = "curwatch.summary_id";
-
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// A summary is a few thousand rows: one row group.
+const SUMMARY_ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// Whether a summary answers for `column`: `usage_start` holds the day (midnight UTC) only.
 pub fn summary_has(column: &str) -> bool {
@@ -246,20 +240,17 @@ impl DailySummary {
         };
         let mut rows: Vec<(&SummaryKey, &Sums)> = self.sums.iter().collect();
         rows.sort_unstable_by(|a, b| (a.0.1, text(a.0)).cmp(&(b.0.1, text(b.0))));
-        let mut content = Vec::new();
+        let mut content = ContentId::default();
         for (key, sums) in &rows {
             for value in text(key) {
-                // A length, or u32::MAX for none: parts never run into each other.
-                let length = value.map_or(u32::MAX, |v| v.len() as u32);
-                content.extend_from_slice(&length.to_le_bytes());
-                content.extend_from_slice(value.unwrap_or_default().as_bytes());
+                content.text(value);
             }
-            content.extend_from_slice(&key.1.unwrap_or(i64::MIN).to_le_bytes());
+            content.bytes(&key.1.unwrap_or(i64::MIN).to_le_bytes());
             for amount in [sums.unblended, sums.net, sums.amortized] {
-                content.extend_from_slice(&amount.to_le_bytes());
+                content.bytes(&amount.to_le_bytes());
             }
         }
-        let id = format!("{:032x}", XxHash3_128::oneshot(&content));
+        let id = content.finish();
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (i, interner) in self.values.iter().enumerate() {
             let text: DictionaryArray<Int32Type> = rows.iter().map(|(key, _)| interner.get(key.0[i])).collect();
@@ -271,13 +262,8 @@ impl DailySummary {
             let values = Decimal128Array::from_iter_values(rows.iter().map(|(_, sums)| amount(sums)));
             columns.push(Arc::new(values.with_data_type(money_type())));
         }
-        let batch = RecordBatch::try_new(summary_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let file = File::create(path).map_err(StoreError::io(path))?;
-        let properties = WriterProperties::builder().set_key_value_metadata(Some(vec![summary_id(&id)])).build();
-        let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(StoreError::parquet(path))?;
-        writer.write(&batch).map_err(StoreError::parquet(path))?;
-        writer.close().map_err(StoreError::parquet(path))?;
+        let batch = RecordBatch::try_new(summary_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()));
+        DAILY_SUMMARY.write(path, summary_schema(), [batch], SUMMARY_ROW_GROUP_ROWS, &id)?;
         Ok(id)
     }
 }
@@ -289,32 +275,6 @@ fn summary_schema() -> SchemaRef {
         fields.push(Field::new(amount, money_type(), false));
     }
     Arc::new(Schema::new(fields))
-}
-
-pub(crate) fn summary_id(id: &str) -> KeyValue {
-    KeyValue::new(SUMMARY_ID_KEY.to_owned(), id.to_owned())
-}
-
-/// The summary of a partition file: `summaries/` in place of `line_items/`.
-pub(crate) fn summary_path(root: &Path, partition_file: &Path) -> Option<PathBuf> {
-    let relative = partition_file.strip_prefix(root.join(crate::layout::LINE_ITEMS)).ok()?;
-    Some(root.join(crate::layout::SUMMARIES).join(relative))
-}
-
-/// The file to read for `partition_file` when only summary columns are needed: its summary if
-/// that was made from this very file, else the file itself.
-pub(crate) fn current_summary(root: &Path, partition_file: &Path) -> PathBuf {
-    let linked = || -> Option<PathBuf> {
-        let summary = summary_path(root, partition_file)?;
-        let id_of = |path: &Path| -> Option<String> {
-            let reader = SerializedFileReader::new(File::open(path).ok()?).ok()?;
-            let metadata = reader.metadata().file_metadata().key_value_metadata()?;
-            metadata.iter().find(|kv| kv.key == SUMMARY_ID_KEY)?.value.clone()
-        };
-        let summary_id = id_of(&summary)?;
-        (id_of(partition_file)? == summary_id).then_some(summary)
-    };
-    linked().unwrap_or_else(|| partition_file.to_owned())
 }
 
 #[cfg(test)]

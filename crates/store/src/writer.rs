@@ -17,11 +17,13 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::Store;
+use crate::companion::{DAILY_SUMMARY, SHAPES};
 use crate::encode::{RowGroup, RowGroupFile};
 use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
+use crate::shapes::GatewayShapes;
 use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
-use crate::summary::{self, DailySummary, summary_path};
+use crate::summary::DailySummary;
 
 /// Where a unit's rows came from; recorded with every partition it writes.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +46,8 @@ struct PartitionWriter {
     staged: PathBuf,
     staged_summary: PathBuf,
     summary: DailySummary,
+    staged_shapes: PathBuf,
+    shapes: GatewayShapes,
     file: RowGroupFile,
     rows: u64,
     /// Open row groups: API Gateway lines apart from the rest.
@@ -54,6 +58,9 @@ struct PartitionWriter {
 impl PartitionWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         let (gateway, others) = split_by_service(batch, API_GATEWAY_SERVICE)?;
+        if let Some(gateway) = &gateway {
+            self.shapes.add(gateway)?;
+        }
         for (open, rows) in [(&mut self.gateway, gateway), (&mut self.mixed, others)] {
             let Some(rows) = rows else { continue };
             let mut offset = 0;
@@ -77,18 +84,27 @@ impl PartitionWriter {
         for group in [self.mixed.take(), self.gateway.take()].into_iter().flatten() {
             self.file.close_row_group(group)?;
         }
-        // The summary's id goes into the file's footer: it links the two (see `summary`).
-        let id = self.summary.write(&self.staged_summary)?;
-        self.file.finish(vec![summary::summary_id(&id)])?;
+        // The companions' ids go into the file's footer: they link them to it (see `companion`).
+        let summary_id = self.summary.write(&self.staged_summary)?;
+        let shapes_id = self.shapes.write(&self.staged_shapes)?;
+        self.file.finish(vec![DAILY_SUMMARY.link(&summary_id), SHAPES.link(&shapes_id)])?;
         let (unblended, amortized) = self.summary.totals();
-        Ok(StagedPartition { path: self.staged, summary: self.staged_summary, rows: self.rows, unblended, amortized })
+        Ok(StagedPartition {
+            path: self.staged,
+            summary: self.staged_summary,
+            shapes: self.staged_shapes,
+            rows: self.rows,
+            unblended,
+            amortized,
+        })
     }
 }
 
-/// A partition file and its summary, written to staging and waiting for the commit.
+/// A partition file and its companions, written to staging and waiting for the commit.
 struct StagedPartition {
     path: PathBuf,
     summary: PathBuf,
+    shapes: PathBuf,
     rows: u64,
     unblended: Money,
     amortized: Money,
@@ -140,6 +156,8 @@ impl UnitWriter {
             let partition = PartitionWriter {
                 staged_summary: self.staging.join(format!("{period}.summary.parquet")),
                 summary: DailySummary::default(),
+                staged_shapes: self.staging.join(format!("{period}.shapes.parquet")),
+                shapes: GatewayShapes::new(period),
                 staged,
                 file,
                 rows: 0,
@@ -177,12 +195,13 @@ impl UnitWriter {
             staged.push((period, partition.finish()?));
         }
         let mut records = Vec::new();
-        for (period, StagedPartition { path, summary, rows, unblended, amortized }) in staged {
+        for (period, StagedPartition { path, summary, shapes, rows, unblended, amortized }) in staged {
             let target = partition_path(&self.root, period, &self.source.export);
-            // The summary goes first: until the partition file follows, their ids differ (unless
-            // the sums are the same) and readers ignore the new summary.
-            let summary_target = summary_path(&self.root, &target).expect("partition under line_items");
-            for (from, to) in [(&summary, &summary_target), (&path, &target)] {
+            // The companions go first: until the partition file follows, their ids differ
+            // (unless the sums are the same) and readers ignore the new ones.
+            let summary_target = DAILY_SUMMARY.path(&self.root, &target).expect("partition under line_items");
+            let shapes_target = SHAPES.path(&self.root, &target).expect("partition under line_items");
+            for (from, to) in [(&summary, &summary_target), (&shapes, &shapes_target), (&path, &target)] {
                 let dir = to.parent().expect("partition has a folder");
                 std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
                 std::fs::rename(from, to).map_err(StoreError::io(to))?;

@@ -1,0 +1,462 @@
+//! API Gateway shapes beside each partition: the month's API Gateway lines summed per shape.
+//!
+//! What an API Gateway line's allocation depends on is its shape — account, region, usage
+//! type, resource, line item type, charge class and tags — and its amounts. A report that does
+//! not ask for the day needs nothing else, and a month holds a few tens of thousands of shapes
+//! for millions of lines (one per resource, usage type and day, or per hour). The shapes are
+//! summed as the partition is written and read instead of its lines when they can answer;
+//! `companion` links the two.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Float64Type, Int32Type};
+use arrow_array::{
+    Array, ArrayRef, Decimal128Array, DictionaryArray, Float64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_schema::{Schema, SchemaRef};
+use curwatch_schema::columns::{
+    ACCOUNT_ID, AMORTIZED_COST, BILLING_PERIOD, CHARGE_CLASS, LINE_ITEM_TYPE, NET_UNBLENDED_COST, REGION, RESOURCE_ID,
+    SERVICE, TAGS, UNBLENDED_COST, USAGE_AMOUNT, USAGE_START, USAGE_TYPE, map_array, money_type, text_type,
+};
+use curwatch_schema::intern::{FastMap, Interner};
+use curwatch_schema::{BillingPeriod, canonical_schema};
+
+use twox_hash::XxHash3_128;
+
+use crate::companion::{ContentId, SHAPES};
+use crate::error::StoreError;
+
+/// The text columns a shape is keyed by, beside its tags.
+const SHAPE_TEXT_COLUMNS: [&str; 8] =
+    [BILLING_PERIOD, ACCOUNT_ID, LINE_ITEM_TYPE, CHARGE_CLASS, SERVICE, REGION, USAGE_TYPE, RESOURCE_ID];
+
+/// The columns of a shapes file, in the canonical schema's order.
+const SHAPE_COLUMNS: [&str; 14] = [
+    BILLING_PERIOD,
+    USAGE_START,
+    ACCOUNT_ID,
+    LINE_ITEM_TYPE,
+    CHARGE_CLASS,
+    SERVICE,
+    REGION,
+    USAGE_TYPE,
+    RESOURCE_ID,
+    USAGE_AMOUNT,
+    UNBLENDED_COST,
+    NET_UNBLENDED_COST,
+    AMORTIZED_COST,
+    TAGS,
+];
+
+/// Whether a shapes file holds `column`. Its `usage_start` is the billing period's first day.
+pub fn shapes_have(column: &str) -> bool {
+    SHAPE_COLUMNS.contains(&column)
+}
+
+/// A tag value of empty text, which the interner would take for none: tags without a value
+/// are left out of a shape, an empty value is kept.
+const EMPTY_VALUE: u32 = u32::MAX;
+
+/// Sums of one shape: exact costs in money units, usage as the lines report it.
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    unblended: i128,
+    /// Net where the line has it, else unblended: what a net report sums.
+    net: i128,
+    amortized: i128,
+    usage: f64,
+}
+
+impl Sums {
+    fn add(&mut self, other: &Sums) {
+        self.unblended += other.unblended;
+        self.net += other.net;
+        self.amortized += other.amortized;
+        self.usage += other.usage;
+    }
+}
+
+/// API Gateway rows summed per shape while a partition is written.
+pub(crate) struct GatewayShapes {
+    /// Midnight UTC of the billing period's first day, in microseconds.
+    first_day: i64,
+    strings: Interner,
+    /// Ids of the dictionary entries of each shape text column but the resource id.
+    entry_ids: [EntryIds; SHAPE_TEXT_COLUMNS.len() - 1],
+    /// Each shape's place in `shapes`, by the fingerprint of a row's text (see `add`).
+    index: FastMap<u128, u32>,
+    /// Every shape's ids, one after another: its text ids, then each tag's key and value id
+    /// in text order. Few large allocations rather than one per shape: the writer thread's
+    /// memory stays compact.
+    ids: Vec<u32>,
+    shapes: Vec<Shape>,
+}
+
+/// One shape: where its ids lie in `GatewayShapes::ids`, and its sums.
+struct Shape {
+    ids: std::ops::Range<u32>,
+    sums: Sums,
+}
+
+impl GatewayShapes {
+    pub(crate) fn new(period: BillingPeriod) -> Self {
+        let first_day = period.first_day().and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
+        GatewayShapes {
+            first_day,
+            strings: Interner::default(),
+            entry_ids: Default::default(),
+            index: FastMap::default(),
+            ids: Vec::new(),
+            shapes: Vec::new(),
+        }
+    }
+
+    /// Adds canonical rows, every one an API Gateway line.
+    ///
+    /// A row is looked up by a 128-bit fingerprint (XXH3) of what it holds: the interned ids
+    /// of its dictionary texts (each dictionary entry interned once, while batches share the
+    /// dictionary), its length-prefixed resource id, then its tag entries' lengths and bytes in
+    /// their order. That costs one short hash and one lookup per row, with no sorting. Only a
+    /// fingerprint not seen before has its shape worked out: tags without a value dropped, the
+    /// rest sorted and interned. Rows whose tags came in another order get shapes of the same
+    /// ids, merged on writing. Two rows could share a fingerprint only if 128-bit hashes collide
+    /// (about 10⁻²⁷ for a million shapes); even then no cost would be lost.
+    pub(crate) fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        let texts = SHAPE_TEXT_COLUMNS
+            .iter()
+            .map(|name| {
+                let dict = batch.column_by_name(name).and_then(|c| c.as_dictionary_opt::<Int32Type>());
+                let values = dict.and_then(|d| Some((d.values(), d.values().as_string_opt::<i32>()?)));
+                match (dict, values) {
+                    (Some(dict), Some((array, values))) => Ok((dict.keys(), array, values)),
+                    _ => Err(StoreError::Invalid(format!("`{name}` is not dictionary text"))),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (resource, dictionary_texts) = texts.split_last().expect("shape text columns");
+        for ((_, array, _), entry_ids) in dictionary_texts.iter().zip(&mut self.entry_ids) {
+            entry_ids.follow(array);
+        }
+        let decimal = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<Decimal128Type>())
+                .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a decimal")))
+        };
+        let (unblended, net, amortized) =
+            (decimal(UNBLENDED_COST)?, decimal(NET_UNBLENDED_COST)?, decimal(AMORTIZED_COST)?);
+        let usage = batch
+            .column_by_name(USAGE_AMOUNT)
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+            .ok_or_else(|| StoreError::Invalid(format!("`{USAGE_AMOUNT}` is not a float")))?;
+        let tags = batch
+            .column_by_name(TAGS)
+            .and_then(|c| c.as_map_opt())
+            .ok_or_else(|| StoreError::Invalid(format!("`{TAGS}` is not a map")))?;
+        let (tag_keys, tag_values) = (tags.keys().as_string::<i32>(), tags.values().as_string::<i32>());
+        let offsets = tags.value_offsets();
+
+        let GatewayShapes { strings, entry_ids, index, ids, shapes, .. } = self;
+        let (mut text_ids, mut bytes, mut shape_ids) = (Vec::new(), Vec::new(), Vec::<u32>::new());
+        for row in 0..batch.num_rows() {
+            text_ids.clear();
+            for ((keys, _, values), entry_ids) in dictionary_texts.iter().zip(entry_ids.iter_mut()) {
+                let id = if keys.is_valid(row) { entry_ids.id(strings, values, keys.value(row) as usize) } else { 0 };
+                text_ids.push(id);
+            }
+            let (keys, _, values) = resource;
+            let entry = keys.is_valid(row).then(|| keys.value(row) as usize);
+            let resource = entry.filter(|&e| values.is_valid(e)).map(|e| values.value(e)).filter(|v| !v.is_empty());
+            bytes.clear();
+            bytes.extend(text_ids.iter().flat_map(|id| id.to_le_bytes()));
+            // A length, or u32::MAX for none: parts never run into each other.
+            bytes.extend_from_slice(&resource.map_or(u32::MAX, |r| r.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(resource.unwrap_or_default().as_bytes());
+            let entries = if tags.is_valid(row) { offsets[row] as usize..offsets[row + 1] as usize } else { 0..0 };
+            for entry in entries.clone() {
+                let value = tag_values.is_valid(entry).then(|| tag_values.value_length(entry) as u32);
+                bytes.extend_from_slice(&(tag_keys.value_length(entry) as u32).to_le_bytes());
+                bytes.extend_from_slice(&value.unwrap_or(u32::MAX).to_le_bytes());
+            }
+            if !entries.is_empty() {
+                let (key_offsets, value_offsets) = (tag_keys.value_offsets(), tag_values.value_offsets());
+                let key_bytes = key_offsets[entries.start] as usize..key_offsets[entries.end] as usize;
+                let value_bytes = value_offsets[entries.start] as usize..value_offsets[entries.end] as usize;
+                bytes.extend_from_slice(&tag_keys.value_data()[key_bytes]);
+                bytes.extend_from_slice(&tag_values.value_data()[value_bytes]);
+            }
+            let place = *index.entry(XxHash3_128::oneshot(&bytes)).or_insert_with(|| {
+                let mut pairs: Vec<(&str, &str)> = entries
+                    .filter(|&e| tag_values.is_valid(e))
+                    .map(|e| (tag_keys.value(e), tag_values.value(e)))
+                    .collect();
+                pairs.sort_unstable();
+                shape_ids.clear();
+                shape_ids.extend_from_slice(&text_ids);
+                shape_ids.push(strings.id(resource));
+                for (key, value) in pairs {
+                    shape_ids.push(strings.id(Some(key)));
+                    shape_ids.push(if value.is_empty() { EMPTY_VALUE } else { strings.id(Some(value)) });
+                }
+                let start = ids.len() as u32;
+                ids.extend_from_slice(&shape_ids);
+                shapes.push(Shape { ids: start..ids.len() as u32, sums: Sums::default() });
+                (shapes.len() - 1) as u32
+            });
+            let sums = &mut shapes[place as usize].sums;
+            let cost = if unblended.is_valid(row) { unblended.value(row) } else { 0 };
+            sums.unblended += cost;
+            sums.net += if net.is_valid(row) { net.value(row) } else { cost };
+            sums.amortized += if amortized.is_valid(row) { amortized.value(row) } else { 0 };
+            sums.usage += if usage.is_valid(row) { usage.value(row) } else { 0.0 };
+        }
+        Ok(())
+    }
+
+    /// Writes the shapes as Parquet and returns their id (see `companion`). Rows are ordered
+    /// by their ids (so by first appearance of their texts), and rows whose tags came in
+    /// different orders are merged here. Row groups of `SHAPE_ROW_GROUP_ROWS` let readers
+    /// decode on every core; batches are built one row group at a time.
+    pub(crate) fn write(&mut self, path: &Path) -> Result<String, StoreError> {
+        self.merge_same_ids();
+        let text = |id: u32| if id == EMPTY_VALUE { Some("") } else { self.strings.get(id) };
+        let ids = |shape: &Shape| &self.ids[shape.ids.start as usize..shape.ids.end as usize];
+
+        let mut content = ContentId::default();
+        for shape in &self.shapes {
+            let ids = ids(shape);
+            content.bytes(&(ids.len() as u32).to_le_bytes());
+            for &id in ids {
+                content.text(text(id));
+            }
+            let sums = &shape.sums;
+            for amount in [sums.unblended, sums.net, sums.amortized] {
+                content.bytes(&amount.to_le_bytes());
+            }
+            content.bytes(&sums.usage.to_le_bytes());
+        }
+        let id = content.finish();
+
+        let batch = |shapes: &[Shape]| -> Result<RecordBatch, StoreError> {
+            let text_column = |i: usize| -> ArrayRef {
+                Arc::new(shapes.iter().map(|s| text(ids(s)[i])).collect::<DictionaryArray<Int32Type>>())
+            };
+            let money = |amount: fn(&Sums) -> i128| -> ArrayRef {
+                let values = Decimal128Array::from_iter_values(shapes.iter().map(|s| amount(&s.sums)));
+                Arc::new(values.with_data_type(money_type()))
+            };
+            let (mut offsets, mut tag_keys, mut tag_values) = (vec![0i32], Vec::new(), Vec::new());
+            for shape in shapes {
+                for pair in ids(shape)[SHAPE_TEXT_COLUMNS.len()..].chunks_exact(2) {
+                    tag_keys.push(text(pair[0]).unwrap_or_default());
+                    tag_values.push(text(pair[1]));
+                }
+                offsets.push(tag_keys.len() as i32);
+            }
+            let first_day = TimestampMicrosecondArray::from(vec![self.first_day; shapes.len()]).with_timezone("UTC");
+            let columns: Vec<ArrayRef> = vec![
+                text_column(0),
+                Arc::new(first_day),
+                text_column(1),
+                text_column(2),
+                text_column(3),
+                text_column(4),
+                text_column(5),
+                text_column(6),
+                text_column(7),
+                Arc::new(Float64Array::from_iter_values(shapes.iter().map(|s| s.sums.usage))),
+                money(|s| s.unblended),
+                money(|s| s.net),
+                money(|s| s.amortized),
+                Arc::new(map_array(offsets, StringArray::from(tag_keys), StringArray::from(tag_values))),
+            ];
+            RecordBatch::try_new(shapes_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let batches = self.shapes.chunks(SHAPE_ROW_GROUP_ROWS).map(batch);
+        SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, &id)?;
+        Ok(id)
+    }
+}
+
+impl GatewayShapes {
+    /// Sorts the shapes by their ids and sums those with the same ids into one: rows whose
+    /// tags came in different orders had different fingerprints.
+    fn merge_same_ids(&mut self) {
+        let all_ids = &self.ids;
+        let ids = |shape: &Shape| &all_ids[shape.ids.start as usize..shape.ids.end as usize];
+        self.shapes.sort_unstable_by(|a, b| ids(a).cmp(ids(b)));
+        self.shapes.dedup_by(|later, kept| {
+            let same = ids(later) == ids(kept);
+            if same {
+                kept.sums.add(&later.sums);
+            }
+            same
+        });
+        self.index.clear();
+    }
+}
+
+/// Interned ids of one dictionary column's entries, each looked up on first use, kept while
+/// batches share the dictionary (batches cut from one source row group do).
+#[derive(Default)]
+struct EntryIds {
+    dictionary: Option<ArrayRef>,
+    ids: Vec<u32>,
+}
+
+/// An entry whose id has not been looked up yet.
+const UNSEEN: u32 = u32::MAX;
+
+impl EntryIds {
+    /// Starts over when `dictionary` is not the one the ids are of.
+    fn follow(&mut self, dictionary: &ArrayRef) {
+        if !self.dictionary.as_ref().is_some_and(|known| Arc::ptr_eq(known, dictionary)) {
+            self.dictionary = Some(Arc::clone(dictionary));
+            self.ids.clear();
+            self.ids.resize(dictionary.len(), UNSEEN);
+        }
+    }
+
+    fn id(&mut self, strings: &mut Interner, values: &StringArray, entry: usize) -> u32 {
+        let id = &mut self.ids[entry];
+        if *id == UNSEEN {
+            *id = strings.id(values.is_valid(entry).then(|| values.value(entry)));
+        }
+        *id
+    }
+}
+
+/// Rows per row group of a shapes file.
+const SHAPE_ROW_GROUP_ROWS: usize = 8_192;
+
+/// The canonical schema's fields of `SHAPE_COLUMNS`; text may be null, since empty text is
+/// written as none.
+fn shapes_schema() -> SchemaRef {
+    let canonical = canonical_schema();
+    let fields: Vec<_> = SHAPE_COLUMNS
+        .iter()
+        .map(|name| {
+            let field = canonical.field_with_name(name).expect("a canonical column");
+            let text = *field.data_type() == text_type();
+            field.clone().with_nullable(field.is_nullable() || text)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::new_null_array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// Canonical rows with the given accounts, tags, unblended, net and amortized costs and
+    /// usage; every other text column one value.
+    #[allow(clippy::type_complexity)]
+    fn batch(rows: &[(Option<&str>, &[(&str, Option<&str>)], i128, Option<i128>, Option<i128>, f64)]) -> RecordBatch {
+        let len = rows.len();
+        let schema = canonical_schema();
+        let (mut offsets, mut keys, mut values) = (vec![0i32], Vec::new(), Vec::new());
+        for (_, tags, ..) in rows {
+            for (key, value) in *tags {
+                keys.push(*key);
+                values.push(*value);
+            }
+            offsets.push(keys.len() as i32);
+        }
+        let money = |values: Vec<Option<i128>>| -> ArrayRef {
+            Arc::new(Decimal128Array::from(values).with_data_type(money_type()))
+        };
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| -> ArrayRef {
+                match field.name().as_str() {
+                    ACCOUNT_ID => Arc::new(rows.iter().map(|r| r.0).collect::<DictionaryArray<Int32Type>>()),
+                    TAGS => Arc::new(map_array(
+                        offsets.clone(),
+                        StringArray::from(keys.clone()),
+                        StringArray::from(values.clone()),
+                    )),
+                    UNBLENDED_COST => money(rows.iter().map(|r| Some(r.2)).collect()),
+                    NET_UNBLENDED_COST => money(rows.iter().map(|r| r.3).collect()),
+                    AMORTIZED_COST => money(rows.iter().map(|r| r.4.or(Some(0))).collect()),
+                    USAGE_AMOUNT => Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.5))),
+                    USAGE_START => Arc::new(TimestampMicrosecondArray::from(vec![7; len]).with_timezone("UTC")),
+                    _ if *field.data_type() == text_type() => {
+                        Arc::new(vec![Some("x"); len].into_iter().collect::<DictionaryArray<Int32Type>>())
+                    }
+                    _ => new_null_array(field.data_type(), len),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    #[test]
+    fn lines_of_one_shape_are_summed_whatever_their_tag_order() {
+        let team_prod: &[(&str, Option<&str>)] = &[("team", Some("x")), ("env", Some("prod"))];
+        let prod_team: &[(&str, Option<&str>)] = &[("env", Some("prod")), ("team", Some("x"))];
+        let with_unset: &[(&str, Option<&str>)] = &[("team", Some("x")), ("owner", None), ("env", Some("prod"))];
+        let empty_team: &[(&str, Option<&str>)] = &[("team", Some(""))];
+        let mut shapes = GatewayShapes::new("2024-03".parse().unwrap());
+        // Five rows, three shapes; the first two rows' tags come in different orders.
+        shapes
+            .add(&batch(&[
+                (Some("a"), team_prod, 5, None, Some(4), 1.0),
+                (Some("a"), prod_team, 7, Some(6), None, 2.0),
+                // A tag without a value is no tag.
+                (Some("a"), with_unset, 1, Some(1), Some(1), 0.5),
+                // An empty value is a value; empty text and none are one account.
+                (Some("b"), empty_team, 2, None, None, 0.0),
+                (Some(""), &[], 3, None, None, 0.0),
+            ]))
+            .unwrap();
+        shapes.add(&batch(&[(None, &[], 10, Some(9), Some(8), 4.0)])).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shapes.parquet");
+        let id = shapes.write(&path).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        let batch = arrow_select::concat::concat_batches(&shapes_schema(), &batches).unwrap();
+        assert_eq!(batch.num_rows(), 3);
+        let accounts = batch.column_by_name(ACCOUNT_ID).unwrap().as_dictionary::<Int32Type>();
+        let account = |row: usize| {
+            accounts
+                .is_valid(row)
+                .then(|| accounts.values().as_string::<i32>().value(accounts.keys().value(row) as usize))
+        };
+        let decimal =
+            |name: &str| batch.column_by_name(name).unwrap().as_primitive::<Decimal128Type>().values().to_vec();
+        let usage = batch.column_by_name(USAGE_AMOUNT).unwrap().as_primitive::<Float64Type>().values().to_vec();
+        // Ordered by ids: none is id 0.
+        assert_eq!([account(0), account(1), account(2)], [None, Some("a"), Some("b")]);
+        assert_eq!(decimal(UNBLENDED_COST), [13, 13, 2]);
+        assert_eq!(decimal(NET_UNBLENDED_COST), [12, 12, 2], "net falls back to unblended per line");
+        assert_eq!(decimal(AMORTIZED_COST), [8, 5, 0]);
+        assert_eq!(usage, [4.0, 3.5, 0.0]);
+        let tags = batch.column_by_name(TAGS).unwrap().as_map();
+        let pairs = |row: usize| -> Vec<(String, Option<String>)> {
+            let entries = tags.value(row);
+            let (keys, values) = (entries.column(0).as_string::<i32>(), entries.column(1).as_string::<i32>());
+            let mut pairs: Vec<_> = (0..keys.len())
+                .map(|i| (keys.value(i).to_owned(), values.is_valid(i).then(|| values.value(i).to_owned())))
+                .collect();
+            pairs.sort();
+            pairs
+        };
+        assert_eq!(pairs(0), []);
+        assert_eq!(pairs(1), [("env".into(), Some("prod".into())), ("team".into(), Some("x".into()))]);
+        assert_eq!(pairs(2), [("team".into(), Some(String::new()))]);
+        let starts =
+            batch.column_by_name(USAGE_START).unwrap().as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        assert_eq!(starts.value(0), 1_709_251_200_000_000, "2024-03-01T00:00:00Z");
+        // The id is the content's: the same shapes give the same id.
+        assert_eq!(shapes.write(&dir.path().join("again.parquet")).unwrap(), id);
+    }
+}
