@@ -1,6 +1,7 @@
 //! Allocation over the store: every API Gateway line gets an owner, shared lines are split,
 //! and the totals are kept beside the result so reconciliation can prove nothing was lost.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
@@ -462,10 +463,11 @@ fn decide_owner(
     types: &ApiTypes,
     api: ApiLine,
     shape: ShapeIds,
-    tag_pairs: Vec<(String, String)>,
+    tag_pairs: Vec<(&str, Cow<'_, str>)>,
 ) -> Owner {
     let region = line_region(strings, shape.usage_type, shape.product_region);
     let api_type = types.resolve(&api);
+    let tags: Vec<(&str, &str)> = tag_pairs.iter().map(|(key, value)| (*key, value.as_ref())).collect();
     let facts = LineFacts {
         account: strings.get(shape.account),
         region,
@@ -473,11 +475,11 @@ fn decide_owner(
         stage: api.stage.as_deref(),
         api_type: api_type.as_str(),
         usage_type: strings.get(shape.usage_type),
-        tags: &tag_pairs,
+        tags: &tags,
     };
     let rule_index = rules.rules.iter().position(|r| r.matches(&facts));
     let rule = rule_index.map(|i| &rules.rules[i]);
-    let owner_tag = tag_pairs.iter().find(|(k, _)| *k == rules.owner_tag).map(|(_, v)| v.clone());
+    let owner_tag = tags.iter().find(|(k, _)| *k == rules.owner_tag).map(|(_, v)| (*v).to_owned());
     let (team, owner_source) = if let Some(team) = owner_tag {
         (team, "tag".to_owned())
     } else if let Some((rule, team)) = rule.and_then(|r| r.team.clone().map(|t| (r, t))) {

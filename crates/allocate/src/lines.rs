@@ -5,6 +5,7 @@
 //! numbering the fingerprints. The allocating thread then finds a line's owner by indexing a
 //! vector with that number, and reads a line's text only the first time its shape is seen.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -205,11 +206,13 @@ impl<'a> Line<'a> {
     }
 
     /// The line's tags, sorted. A newline inside a value becomes a space: team names and
-    /// labels print on one line.
-    pub fn tag_pairs(&self) -> Vec<(String, String)> {
+    /// labels print on one line. Text is borrowed unless it has a newline.
+    pub fn tag_pairs(&self) -> Vec<(&'a str, Cow<'a, str>)> {
         let mut pairs = Vec::new();
         self.text.tags.pairs(self.row, &mut pairs);
-        pairs.into_iter().map(|(key, value)| (key.to_owned(), value.replace('\n', " "))).collect()
+        let one_line =
+            |value: &'a str| if value.contains('\n') { Cow::Owned(value.replace('\n', " ")) } else { value.into() };
+        pairs.into_iter().map(|(key, value)| (key, one_line(value))).collect()
     }
 }
 

@@ -116,7 +116,7 @@ pub struct LineFacts<'a> {
     pub stage: Option<&'a str>,
     pub api_type: &'a str,
     pub usage_type: Option<&'a str>,
-    pub tags: &'a [(String, String)],
+    pub tags: &'a [(&'a str, &'a str)],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,9 +140,10 @@ impl Rule {
             && matches(self.stage.as_ref(), line.stage)
             && matches(self.api_type.as_ref(), Some(line.api_type))
             && matches(self.usage_type.as_ref(), line.usage_type)
-            && self.tags.iter().all(|(key, pattern)| {
-                matches(Some(pattern), line.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()))
-            })
+            && self
+                .tags
+                .iter()
+                .all(|(key, pattern)| matches(Some(pattern), line.tags.iter().find(|(k, _)| k == key).map(|(_, v)| *v)))
     }
 }
 
@@ -252,7 +253,7 @@ split = "fixed"
 fixed = { payments = 60, search = 40 }
 "#;
 
-    fn facts<'a>(tags: &'a [(String, String)]) -> LineFacts<'a> {
+    fn facts<'a>(tags: &'a [(&'a str, &'a str)]) -> LineFacts<'a> {
         LineFacts {
             account: Some("111122223333"),
             region: Some("eu-west-1"),
@@ -267,7 +268,7 @@ fixed = { payments = 60, search = 40 }
     #[test]
     fn parses_and_matches() {
         let rules = Rules::from_toml(EXAMPLE, "rules.toml").unwrap();
-        let tags = vec![("environment".to_owned(), "production".to_owned())];
+        let tags = vec![("environment", "production")];
         assert!(rules.rules[0].matches(&facts(&tags)));
         assert!(!rules.rules[0].matches(&facts(&[])), "a tag pattern needs the tag");
         let decision = rules.shared.decide(Some("1"), "credit", Some("Credit"));

@@ -94,10 +94,15 @@ pub(crate) fn by_allocation(store: &Store, request: &ReportRequest) -> Result<(V
                 // Every dimension was checked by `supported` above.
                 *slot = interner.id(value(row, dim).expect("supported"));
             }
-            let slot = *slot_of.entry(key.clone().into_boxed_slice()).or_insert_with(|| {
-                groups.push((key.clone().into_boxed_slice(), 0));
-                groups.len() - 1
-            });
+            // Looked up by slice: a key is boxed only for a new group.
+            let slot = match slot_of.get(key.as_slice()) {
+                Some(&slot) => slot,
+                None => {
+                    groups.push((key.clone().into_boxed_slice(), 0));
+                    slot_of.insert(key.clone().into_boxed_slice(), groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
             if let Some(shape) = shape {
                 if slot_of_shape.len() <= shape {
                     slot_of_shape.resize(shape + 1, None);
