@@ -459,4 +459,39 @@ mod tests {
         // The id is the content's: the same shapes give the same id.
         assert_eq!(shapes.write(&dir.path().join("again.parquet")).unwrap(), id);
     }
+
+    #[test]
+    fn many_shapes_are_written_in_row_groups_and_nothing_is_lost() {
+        let accounts: Vec<String> = (0..20_000).map(|i| format!("a{i}")).collect();
+        let rows: Vec<_> =
+            accounts.iter().enumerate().map(|(i, a)| (Some(a.as_str()), &[][..], i as i128, None, None, 1.0)).collect();
+        let mut shapes = GatewayShapes::new("2024-03".parse().unwrap());
+        // The same lines twice, in batches of their own dictionaries and in another order.
+        shapes.add(&batch(&rows)).unwrap();
+        let reversed: Vec<_> = rows.iter().rev().cloned().collect();
+        shapes.add(&batch(&reversed)).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shapes.parquet");
+        shapes.write(&path).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 3, "8,192 rows a row group");
+        let (mut count, mut units, mut usage) = (0, 0i128, 0.0);
+        for batch in builder.build().unwrap() {
+            let batch = batch.unwrap();
+            count += batch.num_rows();
+            units += batch
+                .column_by_name(UNBLENDED_COST)
+                .unwrap()
+                .as_primitive::<Decimal128Type>()
+                .values()
+                .iter()
+                .sum::<i128>();
+            usage +=
+                batch.column_by_name(USAGE_AMOUNT).unwrap().as_primitive::<Float64Type>().values().iter().sum::<f64>();
+        }
+        assert_eq!(count, 20_000);
+        assert_eq!(units, 2 * (0..20_000i128).sum::<i128>());
+        assert_eq!(usage, 40_000.0);
+    }
 }
