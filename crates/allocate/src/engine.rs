@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use chrono::DateTime;
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
@@ -185,15 +186,33 @@ struct RawSums {
 struct Owner {
     shape: ShapeIds,
     /// The line's classification (it depends only on resource and usage type, part of the shape).
-    api: ApiLine,
-    team: String,
+    api: Rc<ApiLine>,
+    team: Rc<str>,
     /// `team` interned: usage weights are summed by it.
     team_id: u32,
-    owner_source: String,
-    labels: BTreeMap<String, String>,
+    owner_source: Rc<str>,
+    /// The matching rule, whose labels the owner's rows carry.
     rule: Option<usize>,
-    region: Option<String>,
+    region: Option<Rc<str>>,
     api_type: ApiType,
+}
+
+/// Texts many owners share (team names, owner sources, regions), each kept once: a shape's
+/// owner costs no allocation for them after the first.
+#[derive(Default)]
+struct SharedTexts {
+    by_text: HashMap<Box<str>, Rc<str>>,
+}
+
+impl SharedTexts {
+    fn get(&mut self, text: &str) -> Rc<str> {
+        if let Some(shared) = self.by_text.get(text) {
+            return Rc::clone(shared);
+        }
+        let shared: Rc<str> = text.into();
+        self.by_text.insert(text.into(), Rc::clone(&shared));
+        shared
+    }
 }
 
 /// Allocates API Gateway cost in the given billing periods, keeping every allocated row
@@ -296,6 +315,7 @@ pub fn allocate_each(
     // Usage cost per (period, account, team id): what shared lines are split by.
     let mut usage_weights: HashMap<(u32, u32, u32), i128> = HashMap::default();
     let mut teams = Interner::default();
+    let mut shared_texts = SharedTexts::default();
     let mut shared: BTreeMap<SharedKey, RawSums> = BTreeMap::new();
     // Owners in a vector; a shape's owner is found by its number from the decoding threads
     // (per numbering table), and on a table's first sight of it by its fingerprint.
@@ -322,8 +342,9 @@ pub fn allocate_each(
                 let api = classified
                     .get(&lines::pair_fingerprint(resource, usage_type))
                     .cloned()
-                    .unwrap_or_else(|| classify_line(resource, usage_type));
-                owners.push(decide_owner(strings, &mut teams, rules, &types, api, shape, line.tag_pairs()));
+                    .unwrap_or_else(|| Rc::new(classify_line(resource, usage_type)));
+                let texts = (&mut teams, &mut shared_texts);
+                owners.push(decide_owner(strings, texts, rules, &types, api, shape, line.tag_pairs()));
                 (owners.len() - 1) as u32
             });
         }
@@ -362,7 +383,7 @@ pub fn allocate_each(
             component: api.component.unwrap_or(Component::Other),
             team: &owner.team,
             owner_source: &owner.owner_source,
-            labels: &owner.labels,
+            labels: owner.rule.map_or(&NO_LABELS, |rule| &rules.rules[rule].labels),
             costs: line.costs,
             usage_amount: line.usage,
             owner_shape: Some(index),
@@ -458,10 +479,10 @@ fn day_text(day: u32) -> String {
 /// account, else unallocated.
 fn decide_owner(
     strings: &Interner,
-    teams: &mut Interner,
+    (teams, shared): (&mut Interner, &mut SharedTexts),
     rules: &Rules,
     types: &ApiTypes,
-    api: ApiLine,
+    api: Rc<ApiLine>,
     shape: ShapeIds,
     tag_pairs: Vec<(&str, Cow<'_, str>)>,
 ) -> Owner {
@@ -479,15 +500,16 @@ fn decide_owner(
     };
     let rule_index = rules.rules.iter().position(|r| r.matches(&facts));
     let rule = rule_index.map(|i| &rules.rules[i]);
-    let owner_tag = tags.iter().find(|(k, _)| *k == rules.owner_tag).map(|(_, v)| (*v).to_owned());
+    let owner_tag = tags.iter().find(|(k, _)| *k == rules.owner_tag).map(|(_, v)| *v);
+    let rule_team = rule.and_then(|r| r.team.as_deref().map(|t| (r, t)));
     let (team, owner_source) = if let Some(team) = owner_tag {
-        (team, "tag".to_owned())
-    } else if let Some((rule, team)) = rule.and_then(|r| r.team.clone().map(|t| (r, t))) {
-        (team, format!("rule:{}", rule.name))
+        (shared.get(team), shared.get("tag"))
+    } else if let Some((rule, team)) = rule_team {
+        (shared.get(team), shared.get(&format!("rule:{}", rule.name)))
     } else if let Some(team) = facts.account.and_then(|a| rules.accounts.get(a)) {
-        (team.clone(), "account".to_owned())
+        (shared.get(team), shared.get("account"))
     } else {
-        (UNALLOCATED.to_owned(), UNALLOCATED.to_owned())
+        (shared.get(UNALLOCATED), shared.get(UNALLOCATED))
     };
     Owner {
         shape,
@@ -495,15 +517,14 @@ fn decide_owner(
         team_id: teams.id(Some(&team)),
         team,
         owner_source,
-        labels: rule.map(|r| r.labels.clone()).unwrap_or_default(),
         rule: rule_index,
-        region: region.map(str::to_owned),
+        region: region.map(|r| shared.get(r)),
         api_type,
     }
 }
 
 /// Classification of each distinct (resource, usage type), by fingerprint.
-type Classified = HashMap<Fingerprint, ApiLine>;
+type Classified = HashMap<Fingerprint, Rc<ApiLine>>;
 
 /// First pass: classifies every distinct resource and usage type of API Gateway lines and
 /// settles each API's type from all of them.
@@ -516,7 +537,7 @@ fn classify_all(
     let mut classified: Classified = HashMap::default();
     lines::scan_pairs(store, periods, granularity, &mut |pair| {
         classified.entry(pair.fingerprint).or_insert_with(|| {
-            let line = classify_line(pair.resource, pair.usage_type);
+            let line = Rc::new(classify_line(pair.resource, pair.usage_type));
             types.observe(&line);
             line
         });
