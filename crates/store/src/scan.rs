@@ -444,6 +444,13 @@ mod tests {
         }
     }
 
+    /// Writes and commits one unit of export `e`.
+    fn write_unit(store: &Store, batches: &[RecordBatch]) {
+        let mut unit = store.begin_unit(UnitSource { export: "e".into(), ..UnitSource::default() }).unwrap();
+        batches.iter().for_each(|b| unit.write(b).unwrap());
+        unit.commit().unwrap();
+    }
+
     /// Rows and unblended, net and amortized totals read by a daily scan.
     fn daily_totals(store: &Store) -> (usize, i128, i128, i128) {
         let columns = [SERVICE, USAGE_START, UNBLENDED_COST, NET_UNBLENDED_COST, AMORTIZED_COST];
@@ -469,11 +476,7 @@ mod tests {
         const DAY: i64 = 86_400_000_000;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().join("store"));
-        let write = |batches: &[RecordBatch]| {
-            let mut unit = store.begin_unit(UnitSource { export: "e".into(), ..UnitSource::default() }).unwrap();
-            batches.iter().for_each(|b| unit.write(b).unwrap());
-            unit.commit().unwrap();
-        };
+        let write = |batches: &[RecordBatch]| write_unit(&store, batches);
         let services: Vec<&str> =
             (0..1_000).map(|i| if i % 3 == 0 { API_GATEWAY_SERVICE } else { "AmazonS3" }).collect();
         write(&[batch(&services, 0), batch(&services, 3 * DAY)]);
@@ -515,11 +518,7 @@ mod tests {
     fn gateway_shape_scans_read_current_shapes_and_fall_back_to_lines() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().join("store"));
-        let write = |batches: &[RecordBatch]| {
-            let mut unit = store.begin_unit(UnitSource { export: "e".into(), ..UnitSource::default() }).unwrap();
-            batches.iter().for_each(|b| unit.write(b).unwrap());
-            unit.commit().unwrap();
-        };
+        let write = |batches: &[RecordBatch]| write_unit(&store, batches);
         let services: Vec<&str> =
             (0..1_000).map(|i| if i % 3 == 0 { API_GATEWAY_SERVICE } else { "AmazonS3" }).collect();
         write(&[batch(&services, 0), batch(&services, 5_000)]);

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Float64Type, Int32Type};
+use arrow_array::types::{Float64Type, Int32Type};
 use arrow_array::{
     Array, ArrayRef, Decimal128Array, DictionaryArray, Float64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -28,6 +28,7 @@ use twox_hash::XxHash3_128;
 
 use crate::companion::{ContentId, SHAPES};
 use crate::error::StoreError;
+use crate::summary::{Amounts, Sums};
 
 /// The text columns a shape is keyed by, beside its tags.
 const SHAPE_TEXT_COLUMNS: [&str; 8] =
@@ -60,23 +61,11 @@ pub fn shapes_have(column: &str) -> bool {
 /// are left out of a shape, an empty value is kept.
 const EMPTY_VALUE: u32 = u32::MAX;
 
-/// Sums of one shape: exact costs in money units, usage as the lines report it.
+/// Sums of one shape: exact costs, and usage as the lines report it.
 #[derive(Default, Clone, Copy)]
-struct Sums {
-    unblended: i128,
-    /// Net where the line has it, else unblended: what a net report sums.
-    net: i128,
-    amortized: i128,
+struct ShapeSums {
+    costs: Sums,
     usage: f64,
-}
-
-impl Sums {
-    fn add(&mut self, other: &Sums) {
-        self.unblended += other.unblended;
-        self.net += other.net;
-        self.amortized += other.amortized;
-        self.usage += other.usage;
-    }
 }
 
 /// API Gateway rows summed per shape while a partition is written.
@@ -98,7 +87,13 @@ pub(crate) struct GatewayShapes {
 /// One shape: where its ids lie in `GatewayShapes::ids`, and its sums.
 struct Shape {
     ids: std::ops::Range<u32>,
-    sums: Sums,
+    sums: ShapeSums,
+}
+
+impl Shape {
+    fn ids_in<'a>(&self, all_ids: &'a [u32]) -> &'a [u32] {
+        &all_ids[self.ids.start as usize..self.ids.end as usize]
+    }
 }
 
 impl GatewayShapes {
@@ -140,14 +135,7 @@ impl GatewayShapes {
         for ((_, array, _), entry_ids) in dictionary_texts.iter().zip(&mut self.entry_ids) {
             entry_ids.follow(array);
         }
-        let decimal = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<Decimal128Type>())
-                .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a decimal")))
-        };
-        let (unblended, net, amortized) =
-            (decimal(UNBLENDED_COST)?, decimal(NET_UNBLENDED_COST)?, decimal(AMORTIZED_COST)?);
+        let amounts = Amounts::of(batch)?;
         let usage = batch
             .column_by_name(USAGE_AMOUNT)
             .and_then(|c| c.as_primitive_opt::<Float64Type>())
@@ -203,14 +191,11 @@ impl GatewayShapes {
                 }
                 let start = ids.len() as u32;
                 ids.extend_from_slice(&shape_ids);
-                shapes.push(Shape { ids: start..ids.len() as u32, sums: Sums::default() });
+                shapes.push(Shape { ids: start..ids.len() as u32, sums: ShapeSums::default() });
                 (shapes.len() - 1) as u32
             });
             let sums = &mut shapes[place as usize].sums;
-            let cost = if unblended.is_valid(row) { unblended.value(row) } else { 0 };
-            sums.unblended += cost;
-            sums.net += if net.is_valid(row) { net.value(row) } else { cost };
-            sums.amortized += if amortized.is_valid(row) { amortized.value(row) } else { 0 };
+            amounts.add_row(&mut sums.costs, row);
             sums.usage += if usage.is_valid(row) { usage.value(row) } else { 0.0 };
         }
         Ok(())
@@ -223,7 +208,7 @@ impl GatewayShapes {
     pub(crate) fn write(&mut self, path: &Path) -> Result<String, StoreError> {
         self.merge_same_ids();
         let text = |id: u32| if id == EMPTY_VALUE { Some("") } else { self.strings.get(id) };
-        let ids = |shape: &Shape| &self.ids[shape.ids.start as usize..shape.ids.end as usize];
+        let ids = |shape: &Shape| shape.ids_in(&self.ids);
 
         let mut content = ContentId::default();
         for shape in &self.shapes {
@@ -233,7 +218,7 @@ impl GatewayShapes {
                 content.text(text(id));
             }
             let sums = &shape.sums;
-            for amount in [sums.unblended, sums.net, sums.amortized] {
+            for amount in [sums.costs.unblended, sums.costs.net, sums.costs.amortized] {
                 content.bytes(&amount.to_le_bytes());
             }
             content.bytes(&sums.usage.to_le_bytes());
@@ -245,7 +230,7 @@ impl GatewayShapes {
                 Arc::new(shapes.iter().map(|s| text(ids(s)[i])).collect::<DictionaryArray<Int32Type>>())
             };
             let money = |amount: fn(&Sums) -> i128| -> ArrayRef {
-                let values = Decimal128Array::from_iter_values(shapes.iter().map(|s| amount(&s.sums)));
+                let values = Decimal128Array::from_iter_values(shapes.iter().map(|s| amount(&s.sums.costs)));
                 Arc::new(values.with_data_type(money_type()))
             };
             let (mut offsets, mut tag_keys, mut tag_values) = (vec![0i32], Vec::new(), Vec::new());
@@ -286,12 +271,13 @@ impl GatewayShapes {
     /// tags came in different orders had different fingerprints.
     fn merge_same_ids(&mut self) {
         let all_ids = &self.ids;
-        let ids = |shape: &Shape| &all_ids[shape.ids.start as usize..shape.ids.end as usize];
+        let ids = |shape: &Shape| shape.ids_in(all_ids);
         self.shapes.sort_unstable_by(|a, b| ids(a).cmp(ids(b)));
         self.shapes.dedup_by(|later, kept| {
             let same = ids(later) == ids(kept);
             if same {
-                kept.sums.add(&later.sums);
+                kept.sums.costs.add(&later.sums.costs);
+                kept.sums.usage += later.sums.usage;
             }
             same
         });
@@ -351,6 +337,7 @@ fn shapes_schema() -> SchemaRef {
 mod tests {
     use super::*;
     use arrow_array::new_null_array;
+    use arrow_array::types::Decimal128Type;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     /// Canonical rows with the given accounts, tags, unblended, net and amortized costs and

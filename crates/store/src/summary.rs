@@ -50,17 +50,17 @@ pub fn summary_has(column: &str) -> bool {
         || [USAGE_START, UNBLENDED_COST, NET_UNBLENDED_COST, AMORTIZED_COST].contains(&column)
 }
 
-/// Exact sums of one summary row, in money units.
+/// Exact cost sums of a group of lines, in money units (a summary row, a shape).
 #[derive(Default, Clone, Copy)]
-struct Sums {
-    unblended: i128,
+pub(crate) struct Sums {
+    pub(crate) unblended: i128,
     /// Net where the line has it, else unblended: what a net report sums.
-    net: i128,
-    amortized: i128,
+    pub(crate) net: i128,
+    pub(crate) amortized: i128,
 }
 
 impl Sums {
-    fn add(&mut self, other: &Sums) {
+    pub(crate) fn add(&mut self, other: &Sums) {
         self.unblended += other.unblended;
         self.net += other.net;
         self.amortized += other.amortized;
@@ -68,14 +68,28 @@ impl Sums {
 }
 
 /// A batch's cost columns.
-struct Amounts<'a> {
+pub(crate) struct Amounts<'a> {
     unblended: &'a PrimitiveArray<Decimal128Type>,
     net: &'a PrimitiveArray<Decimal128Type>,
     amortized: &'a PrimitiveArray<Decimal128Type>,
 }
 
-impl Amounts<'_> {
-    fn add_row(&self, sums: &mut Sums, row: usize) {
+impl<'a> Amounts<'a> {
+    pub(crate) fn of(batch: &'a RecordBatch) -> Result<Self, StoreError> {
+        let decimals = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<Decimal128Type>())
+                .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a decimal")))
+        };
+        Ok(Amounts {
+            unblended: decimals(UNBLENDED_COST)?,
+            net: decimals(NET_UNBLENDED_COST)?,
+            amortized: decimals(AMORTIZED_COST)?,
+        })
+    }
+
+    pub(crate) fn add_row(&self, sums: &mut Sums, row: usize) {
         let cost = if self.unblended.is_valid(row) { self.unblended.value(row) } else { 0 };
         sums.unblended += cost;
         sums.net += if self.net.is_valid(row) { self.net.value(row) } else { cost };
@@ -174,17 +188,7 @@ impl DailySummary {
             .column_by_name(USAGE_START)
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
             .ok_or_else(|| StoreError::Invalid(format!("`{USAGE_START}` is not a timestamp")))?;
-        let decimals = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<Decimal128Type>())
-                .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a decimal")))
-        };
-        let amounts = Amounts {
-            unblended: decimals(UNBLENDED_COST)?,
-            net: decimals(NET_UNBLENDED_COST)?,
-            amortized: decimals(AMORTIZED_COST)?,
-        };
+        let amounts = Amounts::of(batch)?;
         let days: Vec<Option<i64>> =
             starts.iter().map(|start| start.map(|micros| micros.div_euclid(MICROS_PER_DAY))).collect();
         match PackedKeys::of(&columns, &days) {
@@ -335,12 +339,7 @@ mod tests {
             SUMMARY_TEXT_COLUMNS.iter().map(|c| batch.column_by_name(c).unwrap().as_dictionary()).collect();
         let starts = batch.column_by_name(USAGE_START).unwrap().as_primitive::<TimestampMicrosecondType>();
         let days: Vec<Option<i64>> = starts.iter().map(|s| s.map(|m| m.div_euclid(MICROS_PER_DAY))).collect();
-        let decimal = |name| batch.column_by_name(name).unwrap().as_primitive::<Decimal128Type>();
-        let amounts = Amounts {
-            unblended: decimal(UNBLENDED_COST),
-            net: decimal(NET_UNBLENDED_COST),
-            amortized: decimal(AMORTIZED_COST),
-        };
+        let amounts = Amounts::of(batch).unwrap();
         summary.add_each(&columns, &days, &amounts);
         totals(&summary)
     }
