@@ -86,7 +86,7 @@ pub(crate) fn run(store: &Store, args: &ReportArgs, log: &Log) -> anyhow::Result
         previous_scope.apply(&mut request);
         compare(&report, &run_report(store, &request).with_context(context)?)
     } else {
-        report.to_table()
+        report.into_table()
     };
     if let Some(top) = args.top.filter(|top| *top < table.rows.len()) {
         let all = table.rows.len();

@@ -86,13 +86,14 @@ pub enum ReportError {
 }
 
 impl Report {
-    pub fn to_table(&self) -> Table {
+    /// The report as a table; its text moves into the cells rather than being copied.
+    pub fn into_table(self) -> Table {
         let mut headers: Vec<String> = self.dimensions.iter().map(ToString::to_string).collect();
         headers.push("cost".to_owned());
         let rows = self
             .rows
-            .iter()
-            .map(|row| row.keys.iter().cloned().map(Cell::Text).chain([Cell::Money(row.cost)]).collect())
+            .into_iter()
+            .map(|row| row.keys.into_iter().map(Cell::Text).chain([Cell::Money(row.cost)]).collect())
             .collect();
         let mut total: Vec<Cell> = self.dimensions.iter().map(|_| Cell::Text(Some(String::new()))).collect();
         if let Some(first) = total.first_mut() {

@@ -169,19 +169,35 @@ impl Table {
     }
 
     fn csv(&self) -> String {
+        // Written straight into one buffer: a report of tens of thousands of rows costs no
+        // allocation per cell.
         let mut out = String::new();
-        let escape = |field: &str| {
+        let put = |field: &str, out: &mut String| {
             if field.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", field.replace('"', "\"\""))
+                out.push('"');
+                out.push_str(&field.replace('"', "\"\""));
+                out.push('"');
             } else {
-                field.to_owned()
+                out.push_str(field);
             }
         };
-        let join = |cells: Vec<String>| cells.iter().map(|c| escape(c)).collect::<Vec<_>>().join(",");
-        out.push_str(&join(self.headers.clone()));
+        for (i, header) in self.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            put(header, &mut out);
+        }
         out.push('\n');
         for row in &self.rows {
-            out.push_str(&join(row.iter().map(Cell::exact).collect()));
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match cell {
+                    Cell::Text(text) => put(text.as_deref().unwrap_or_default(), &mut out),
+                    other => put(&other.exact(), &mut out),
+                }
+            }
             out.push('\n');
         }
         out
