@@ -16,7 +16,7 @@ use curwatch_schema::naming::tag_key;
 use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
 
 use crate::error::ErrorKind;
-use crate::source::RawBatch;
+use crate::source::{MoneyColumn, RawBatch};
 
 /// Identity stamped on every row of one source file.
 #[derive(Debug, Clone)]
@@ -47,7 +47,8 @@ pub(crate) struct CanonicalColumns {
     pub pricing_unit: ArrayRef,
     pub currency: ArrayRef,
     pub unblended_cost: Vec<Money>,
-    pub net_unblended_cost: Vec<Option<Money>>,
+    /// `None` when no row has a net cost.
+    pub net_unblended_cost: Option<MoneyColumn>,
     pub amortized_cost: Vec<Money>,
     pub tags: ArrayRef,
     pub cost_categories: ArrayRef,
@@ -75,7 +76,7 @@ impl CanonicalColumns {
             self.pricing_unit,
             self.currency,
             money_array(self.unblended_cost)?,
-            optional_money_array(self.net_unblended_cost)?,
+            optional_money_array(self.net_unblended_cost, len)?,
             money_array(self.amortized_cost)?,
             self.tags,
             self.cost_categories,
@@ -137,11 +138,12 @@ fn money_array(values: Vec<Money>) -> Result<ArrayRef, ErrorKind> {
     decimal_array(values.into_iter().map(Money::units).collect(), None)
 }
 
-/// A money column with nulls (stored as zero units under the null mask).
-fn optional_money_array(values: Vec<Option<Money>>) -> Result<ArrayRef, ErrorKind> {
-    let nulls = NullBuffer::from_iter(values.iter().map(Option::is_some));
-    let units = values.into_iter().map(|v| v.map_or(0, Money::units)).collect();
-    decimal_array(units, Some(nulls).filter(|n| n.null_count() > 0))
+/// A money column with nulls (stored as zero units under the null mask); all null without one.
+fn optional_money_array(column: Option<MoneyColumn>, len: usize) -> Result<ArrayRef, ErrorKind> {
+    match column.map(MoneyColumn::into_parts) {
+        Some((units, nulls)) => decimal_array(units, nulls),
+        None => decimal_array(vec![0; len], Some(NullBuffer::new_null(len))),
+    }
 }
 
 fn decimal_array(units: Vec<i128>, nulls: Option<NullBuffer>) -> Result<ArrayRef, ErrorKind> {
@@ -297,14 +299,21 @@ mod tests {
 
     #[test]
     fn money_columns_keep_nulls_and_refuse_amounts_too_large_to_store() {
-        let column = optional_money_array(vec![Some(Money::from_units(-5)), None, Some(Money::ZERO)]).unwrap();
+        let with_nulls = MoneyColumn::new(vec![-5, 0, 0], Some(&NullBuffer::from(vec![true, false, true])));
+        let column = optional_money_array(Some(with_nulls), 3).unwrap();
         let column = column.as_primitive::<arrow_array::types::Decimal128Type>();
         assert_eq!(column.iter().collect::<Vec<_>>(), vec![Some(-5), None, Some(0)]);
+        let absent = optional_money_array(None, 2).unwrap();
+        assert_eq!(
+            absent.as_primitive::<arrow_array::types::Decimal128Type>().iter().collect::<Vec<_>>(),
+            [None, None]
+        );
         assert_eq!(money_array(vec![Money::from_units(7)]).unwrap().null_count(), 0);
         let too_large = Money::from_units(-(10_i128.pow(u32::from(STORED_PRECISION))));
         let error = money_array(vec![Money::ZERO, too_large]).unwrap_err().to_string();
         assert!(error.contains("exceeds the largest amount stored"), "{error}");
-        assert!(optional_money_array(vec![None, Some(too_large)]).is_err());
+        let too_large_column = MoneyColumn::new(vec![0, too_large.units()], Some(&NullBuffer::from(vec![false, true])));
+        assert!(optional_money_array(Some(too_large_column), 2).is_err());
     }
 
     #[test]

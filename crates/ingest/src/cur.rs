@@ -11,7 +11,7 @@ use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 use crate::canonical::{CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
-use crate::source::{MapColumn, RawBatch};
+use crate::source::{MapColumn, MoneyColumn, RawBatch};
 
 const BILLING_PERIOD_START: &str = "bill_billing_period_start_date";
 const USAGE_START: &str = "line_item_usage_start_date";
@@ -110,7 +110,8 @@ impl CurPlan {
         let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
         let usage_start = raw.timestamps(USAGE_START)?.expect("required");
         let line_item_type = raw.text_in_place(LINE_ITEM_TYPE)?.expect("required column checked");
-        let unblended = raw.money(UNBLENDED)?.expect("required");
+        // A batch without any unblended cost (rather than a file without the column) costs 0.
+        let unblended = raw.money(UNBLENDED)?.map_or_else(|| vec![Money::ZERO; len], MoneyColumn::or_zero);
 
         let mut billing_period = Vec::with_capacity(len);
         let mut starts = Vec::with_capacity(len);
@@ -127,7 +128,6 @@ impl CurPlan {
             starts.push(usage_start[row].ok_or_else(|| raw.required_missing(row, USAGE_START))?);
         }
 
-        let unblended: Vec<Money> = unblended.into_iter().map(Option::unwrap_or_default).collect();
         let amortized = self.amortized(raw, &line_item_type.map_rows(AmortizedRule::of), &unblended)?;
         let charge_class = line_item_type.map_rows(|t| ChargeClass::from_cur_line_item_type(t.unwrap_or_default()));
 
@@ -176,7 +176,7 @@ impl CurPlan {
             usage_amount: raw.float(USAGE_AMOUNT)?.unwrap_or_else(|| vec![None; len].into()),
             pricing_unit: raw.dictionary_text(PRICING_UNIT)?,
             currency: raw.dictionary_text(CURRENCY)?,
-            net_unblended_cost: raw.money(NET_UNBLENDED)?.unwrap_or_else(|| vec![None; len]),
+            net_unblended_cost: raw.money(NET_UNBLENDED)?,
             unblended_cost: unblended,
             amortized_cost: amortized,
             tags: self.map_column(raw, TAG_MAP, &self.tag_columns, LEGACY_TAG_PREFIX)?,
@@ -194,7 +194,7 @@ impl CurPlan {
         let ri_upfront = raw.money(RI_UNUSED_UPFRONT)?;
         let ri_recurring = raw.money(RI_UNUSED_RECURRING)?;
         let ri_arn = raw.text_in_place(RI_ARN)?;
-        let at = |column: &Option<Vec<Option<Money>>>, row: usize| column.as_ref().and_then(|c| c[row]);
+        let at = |column: &Option<MoneyColumn>, row: usize| column.as_ref().and_then(|c| c.get(row));
         let mut out = Vec::with_capacity(unblended.len());
         for (row, (&cost, rule)) in unblended.iter().zip(rules).enumerate() {
             let value = match rule {

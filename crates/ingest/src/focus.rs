@@ -6,7 +6,7 @@ use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 use crate::canonical::{CanonicalColumns, FileContext, map_from_source, text_array, text_column};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
-use crate::source::RawBatch;
+use crate::source::{MoneyColumn, RawBatch};
 
 const BILLED_COST: &str = "BilledCost";
 const EFFECTIVE_COST: &str = "EffectiveCost";
@@ -116,8 +116,7 @@ impl FocusPlan {
         let len = raw.len();
         let period_start = raw.timestamps(BILLING_PERIOD_START)?.expect("required");
         let charge_start = raw.timestamps(CHARGE_PERIOD_START)?.expect("required");
-        let billed: Vec<Money> =
-            raw.money(BILLED_COST)?.expect("required").into_iter().map(Option::unwrap_or_default).collect();
+        let billed = raw.money(BILLED_COST)?.map_or_else(|| vec![Money::ZERO; len], MoneyColumn::or_zero);
         let effective = raw.money(EFFECTIVE_COST)?;
         let category = raw.text(CHARGE_CATEGORY)?.expect("required");
         let commitment = raw.text(COMMITMENT_ID)?;
@@ -136,7 +135,7 @@ impl FocusPlan {
             let buys_commitment = commitment.as_ref().is_some_and(|c| c.is_valid(row) && !c.value(row).is_empty());
             let category = if category.is_valid(row) { category.value(row) } else { "" };
             charge_class.push(ChargeClass::from_focus_charge_category(category, buys_commitment));
-            amortized.push(effective.as_ref().and_then(|e| e[row]).unwrap_or(billed[row]));
+            amortized.push(effective.as_ref().and_then(|e| e.get(row)).unwrap_or(billed[row]));
         }
 
         let names = raw.text(SERVICE_NAME)?;
@@ -175,7 +174,7 @@ impl FocusPlan {
             pricing_unit: text_column(unit.as_ref(), len),
             currency: text_column(raw.text(CURRENCY)?.as_ref(), len),
             unblended_cost: billed,
-            net_unblended_cost: vec![None; len],
+            net_unblended_cost: None,
             amortized_cost: amortized,
             tags: map_from_source(raw, TAGS)?,
             cost_categories: map_from_source(raw, COST_CATEGORIES)?,

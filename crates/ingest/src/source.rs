@@ -6,6 +6,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use curwatch_schema::Money;
 
@@ -22,6 +23,36 @@ pub(crate) enum Locations {
     Lines(Vec<u64>),
     /// Parquet: the 1-based number of the batch's first row.
     FirstRow(u64),
+}
+
+/// A money column of one batch in exact units: zero under a null row.
+pub(crate) struct MoneyColumn {
+    units: Vec<i128>,
+    /// Which rows are null; `None` when none is.
+    nulls: Option<NullBuffer>,
+}
+
+impl MoneyColumn {
+    pub fn new(units: Vec<i128>, nulls: Option<&NullBuffer>) -> Self {
+        MoneyColumn { units, nulls: nulls.filter(|n| n.null_count() > 0).cloned() }
+    }
+
+    /// The row's amount; `None` when it is null.
+    pub fn get(&self, row: usize) -> Option<Money> {
+        match &self.nulls {
+            Some(nulls) if nulls.is_null(row) => None,
+            _ => Some(Money::from_units(self.units[row])),
+        }
+    }
+
+    /// Every row's amount, a null one as zero.
+    pub fn or_zero(self) -> Vec<Money> {
+        self.units.into_iter().map(Money::from_units).collect()
+    }
+
+    pub fn into_parts(self) -> (Vec<i128>, Option<NullBuffer>) {
+        (self.units, self.nulls)
+    }
 }
 
 /// A batch as read from the file, columns under their normalised names.
@@ -179,54 +210,64 @@ impl RawBatch {
         Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, column.clone()).expect("one key per value")))
     }
 
-    /// A money column as exact amounts.
-    pub fn money(&self, name: &str) -> Result<Option<Vec<Option<Money>>>, ErrorKind> {
+    /// A money column as exact amounts; `None` when the file lacks it or no row of the batch
+    /// has a value (savings-plan and reservation columns, on most lines), which every reader
+    /// treats as it treats a null.
+    pub fn money(&self, name: &str) -> Result<Option<MoneyColumn>, ErrorKind> {
         let Some(array) = self.column(name) else {
             return Ok(None);
         };
-        let values = match array.data_type() {
+        if array.null_count() == array.len() {
+            return Ok(None);
+        }
+        let column = match array.data_type() {
             DataType::Float64 | DataType::Float32 | DataType::Float16 => {
                 let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
                 let floats = floats.as_primitive::<Float64Type>();
-                let mut out = Vec::with_capacity(floats.len());
-                for (row, value) in floats.iter().enumerate() {
-                    out.push(match value {
-                        None => None,
-                        Some(v) => Some(
-                            Money::from_f64(v)
-                                .ok_or_else(|| self.bad_value(row, name, format!("cost is {v}, not a number")))?,
-                        ),
-                    });
+                let nulls = floats.nulls().filter(|n| n.null_count() > 0).cloned();
+                let mut units = Vec::with_capacity(floats.len());
+                for (row, &value) in floats.values().iter().enumerate() {
+                    // A null row's slot may hold anything: it is stored as zero.
+                    if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                        units.push(0);
+                        continue;
+                    }
+                    let money = Money::from_f64(value)
+                        .ok_or_else(|| self.bad_value(row, name, format!("cost is {value}, not a number")))?;
+                    units.push(money.units());
                 }
-                out
+                MoneyColumn { units, nulls }
             }
             DataType::Decimal128(_, scale) => {
-                let scale = *scale;
-                array.as_primitive::<Decimal128Type>().iter().map(|v| v.map(|v| Money::from_scaled(v, scale))).collect()
+                let (scale, decimals) = (*scale, array.as_primitive::<Decimal128Type>());
+                let units = decimals.values().iter().map(|&v| Money::from_scaled(v, scale).units()).collect();
+                MoneyColumn::new(units, decimals.nulls())
             }
             DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt32 => {
                 let ints = arrow_cast::cast(array, &DataType::Int64).map_err(|e| wrong_type_msg(name, e))?;
-                ints.as_primitive::<Int64Type>()
-                    .iter()
-                    .map(|v| v.map(|v| Money::from_scaled(i128::from(v), 0)))
-                    .collect()
+                let ints = ints.as_primitive::<Int64Type>();
+                let units = ints.values().iter().map(|&v| Money::from_scaled(i128::from(v), 0).units()).collect();
+                MoneyColumn::new(units, ints.nulls())
             }
             _ => {
                 let text = self.text(name).map_err(|_| wrong_type(name, array, "a number"))?.expect("present");
-                let mut out = Vec::with_capacity(text.len());
+                let mut units = Vec::with_capacity(text.len());
+                let mut valid = Vec::with_capacity(text.len());
                 for (row, value) in text.iter().enumerate() {
-                    out.push(match value {
+                    let money = match value {
                         None | Some("") => None,
                         Some(v) => Some(
                             v.parse::<Money>()
                                 .map_err(|_| self.bad_value(row, name, format!("`{}` is not a number", clip(v))))?,
                         ),
-                    });
+                    };
+                    units.push(money.map_or(0, Money::units));
+                    valid.push(money.is_some());
                 }
-                out
+                MoneyColumn::new(units, Some(&NullBuffer::from(valid)))
             }
         };
-        Ok(Some(values))
+        Ok(Some(column))
     }
 
     /// A quantity column as floats.

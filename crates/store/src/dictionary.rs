@@ -62,6 +62,9 @@ pub(crate) struct DictionaryChunk {
     /// Scratch: the batch's values, PLAIN-encoded, once the dictionary is full.
     plain: Vec<u8>,
     rows: u64,
+    /// Levels written: one per row for a flat column, one per entry (or empty map) for a
+    /// map's leaf.
+    levels: u64,
     nulls: u64,
     /// The chunk's id for each entry of a batch's own dictionary (see `renumber_for`), and
     /// the dictionary it was made for.
@@ -87,6 +90,7 @@ impl DictionaryChunk {
             null_rows: Vec::new(),
             plain: Vec::new(),
             rows: 0,
+            levels: 0,
             nulls: 0,
             renumber: Vec::new(),
             renumbered: None,
@@ -111,6 +115,7 @@ impl DictionaryChunk {
             .as_string_opt::<i32>()
             .ok_or_else(|| general(format!("{} is not dictionary text", self.descr.path().string())))?;
         self.rows += array.len() as u64;
+        self.levels += array.len() as u64;
         // As in Parquet's own writers, a chunk whose dictionary outgrows a page goes on in
         // plain pages: such a column is mostly distinct, and copying its values is cheaper
         // than looking each one up.
@@ -118,9 +123,80 @@ impl DictionaryChunk {
         if !keyed {
             self.fill_plain(array.keys(), values)?;
         }
-        let page = self.encode_page(array.len(), !keyed)?;
+        let mut levels = Vec::new();
+        if self.nullable() {
+            let mut definition = Vec::new();
+            encode_levels(array.len(), &self.null_rows, &mut definition);
+            push_level_section(&definition, &mut levels);
+        }
+        let page = self.encode_page(array.len(), &levels, !keyed)?;
         self.pages.push(page);
         Ok(())
+    }
+
+    /// Appends one page of a map's key or value leaf for `rows` rows: `levels` are the page's
+    /// repetition and definition sections, `level_count` levels long, and `entries` the
+    /// entries of `text` that have a value, in order.
+    pub fn write_entries(
+        &mut self,
+        rows: usize,
+        levels: &[u8],
+        level_count: usize,
+        text: &StringArray,
+        entries: &[usize],
+    ) -> Result<(), ParquetError> {
+        if rows == 0 {
+            return Ok(());
+        }
+        self.rows += rows as u64;
+        self.levels += level_count as u64;
+        let keyed = !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_entry_keys(text, entries);
+        if !keyed {
+            self.plain.clear();
+            for &entry in entries {
+                self.push_plain(text.value(entry).as_bytes());
+            }
+        }
+        let page = self.encode_page(level_count, levels, !keyed)?;
+        self.pages.push(page);
+        Ok(())
+    }
+
+    /// Puts `entries` of `text` in `keys` as dictionary ids; `false`, with the dictionary as
+    /// it was, when it fills on the way.
+    fn fill_entry_keys(&mut self, text: &StringArray, entries: &[usize]) -> bool {
+        let (count, bytes) = (self.spans.len(), self.dictionary.len());
+        self.keys.clear();
+        // Map entries repeat a handful of texts (tag keys, team names) in every batch: a small
+        // table by length and first and last byte finds most of them with one comparison
+        // instead of a hash. A slot holds an id, checked against the dictionary's bytes.
+        let mut recent = [u32::MAX; RECENT_SLOTS];
+        for &entry in entries {
+            let value = text.value(entry).as_bytes();
+            let slot = recent_slot(value);
+            let cached = recent[slot];
+            if cached != u32::MAX && span_bytes(&self.dictionary, &self.spans, cached) == value {
+                self.keys.push(cached);
+                continue;
+            }
+            if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+                self.stop_growing(count, bytes);
+                return false;
+            }
+            let id = self.intern(value);
+            recent[slot] = id;
+            self.keys.push(id);
+        }
+        true
+    }
+
+    /// Marks the dictionary full and takes back what the current batch added to it.
+    fn stop_growing(&mut self, entries: usize, bytes: usize) {
+        self.full = true;
+        self.spans.truncate(entries);
+        self.dictionary.truncate(bytes);
+        self.ids.retain(|&mut (_, id)| (id as usize) < entries);
+        self.renumbered = None;
     }
 
     /// Points `renumber` at `values`: an entry per value, `NULL_VALUE` for a null one. Batches
@@ -162,11 +238,7 @@ impl DictionaryChunk {
             }
             if id == UNSEEN {
                 if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
-                    self.full = true;
-                    self.spans.truncate(entries);
-                    self.dictionary.truncate(bytes);
-                    self.ids.retain(|&mut (_, id)| (id as usize) < entries);
-                    self.renumbered = None;
+                    self.stop_growing(entries, bytes);
                     self.nulls -= self.null_rows.len() as u64;
                     return Ok(false);
                 }
@@ -199,27 +271,27 @@ impl DictionaryChunk {
                 self.null_row(row, nullable)?;
                 continue;
             }
-            let value = values.value(key).as_bytes();
-            self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            self.plain.extend_from_slice(value);
-            if self.statistics {
-                self.observe(value);
-            }
+            self.push_plain(values.value(key).as_bytes());
         }
         Ok(())
     }
 
-    /// The batch's data page: definition levels, then plain values or keys at the width the
-    /// dictionary needs so far (each page states its own).
-    fn encode_page(&self, rows: usize, plain: bool) -> Result<CompressedPage, ParquetError> {
-        let bit_width = key_bit_width(self.spans.len() as u32);
-        let mut data = Vec::with_capacity(self.plain.len() + self.keys.len() * usize::from(bit_width) / 8 + 16);
-        if self.nullable() {
-            let mut levels = Vec::new();
-            encode_levels(rows, &self.null_rows, &mut levels);
-            data.extend_from_slice(&(levels.len() as u32).to_le_bytes());
-            data.extend_from_slice(&levels);
+    /// Appends a value to `plain`, PLAIN-encoded.
+    fn push_plain(&mut self, value: &[u8]) {
+        self.plain.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.plain.extend_from_slice(value);
+        if self.statistics {
+            self.observe(value);
         }
+    }
+
+    /// The batch's data page: its level sections, then plain values or keys at the width the
+    /// dictionary needs so far (each page states its own).
+    fn encode_page(&self, num_values: usize, levels: &[u8], plain: bool) -> Result<CompressedPage, ParquetError> {
+        let bit_width = key_bit_width(self.spans.len() as u32);
+        let mut data =
+            Vec::with_capacity(levels.len() + self.plain.len() + self.keys.len() * usize::from(bit_width) / 8 + 16);
+        data.extend_from_slice(levels);
         let encoding = if plain {
             data.extend_from_slice(&self.plain);
             Encoding::PLAIN
@@ -230,7 +302,7 @@ impl DictionaryChunk {
         };
         snappy_page(&data, |buf| Page::DataPage {
             buf,
-            num_values: rows as u32,
+            num_values: num_values as u32,
             encoding,
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
@@ -306,7 +378,7 @@ impl DictionaryChunk {
             .set_page_encoding_stats(encoding_stats)
             .set_total_compressed_size(size(|s| s.compressed_size))
             .set_total_uncompressed_size(size(|s| s.uncompressed_size))
-            .set_num_values(self.rows as i64)
+            .set_num_values(self.levels as i64)
             .set_dictionary_page_offset(Some(specs[0].offset as i64))
             .set_data_page_offset(specs.get(1).unwrap_or(&specs[0]).offset as i64);
         if self.statistics {
@@ -331,6 +403,14 @@ impl DictionaryChunk {
     }
 }
 
+/// Slots of the table of recently seen map entries.
+const RECENT_SLOTS: usize = 64;
+
+fn recent_slot(value: &[u8]) -> usize {
+    let (first, last) = (value.first().copied().unwrap_or(0), value.last().copied().unwrap_or(0));
+    (value.len() ^ usize::from(first) << 1 ^ usize::from(last) << 3) % RECENT_SLOTS
+}
+
 fn span_bytes<'a>(dictionary: &'a [u8], spans: &[(usize, usize)], id: u32) -> &'a [u8] {
     let (start, len) = spans[id as usize];
     &dictionary[start..start + len]
@@ -353,7 +433,7 @@ fn key_bit_width(distinct: u32) -> u8 {
 
 /// Parquet's RLE / bit-packing hybrid: runs of at least [`MIN_RUN`] equal values as
 /// (length, value) pairs, everything else bit-packed in groups of eight.
-fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     let value_bytes = usize::from(bit_width).div_ceil(8);
     let run_at = |i: usize| values.len() - i >= MIN_RUN && values[i..i + MIN_RUN].iter().all(|&v| v == values[i]);
     let mut i = 0;
@@ -421,6 +501,12 @@ fn bit_pack(values: &[u32], count: usize, bit_width: u8, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// A data page's level section: its length, then the hybrid-encoded levels.
+pub(crate) fn push_level_section(levels: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+    out.extend_from_slice(levels);
 }
 
 fn put_varint(mut value: u64, out: &mut Vec<u8>) {

@@ -18,10 +18,11 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnDescPtr;
 
-use curwatch_schema::columns::text_type;
+use curwatch_schema::columns::{map_type, text_type};
 
 use crate::dictionary::DictionaryChunk;
 use crate::error::StoreError;
+use crate::maps::MapChunk;
 
 /// Batches smaller than this are encoded on the calling thread alone.
 const PARALLEL_FROM_ROWS: usize = 8 * 1024;
@@ -37,11 +38,24 @@ enum FieldWriter {
     Arrow(Vec<ArrowColumnWriter>),
     /// Dictionary text, written from its keys (see `dictionary`).
     Dictionary(Box<DictionaryChunk>),
+    /// A map of text, written from its offsets (see `maps`).
+    Map(Box<MapChunk>),
 }
 
 enum ClosedField {
     Arrow(Vec<ArrowColumnChunk>),
-    Dictionary(Bytes, Box<ColumnCloseResult>),
+    /// Column chunks written by the store itself, one per leaf.
+    Own(Vec<(Bytes, ColumnCloseResult)>),
+}
+
+/// How a top-level field is encoded.
+#[derive(Clone)]
+enum FieldEncoding {
+    Arrow,
+    /// Its Parquet column, and whether it keeps statistics.
+    Dictionary(ColumnDescPtr, bool),
+    /// The key and value leaves.
+    Map(ColumnDescPtr, ColumnDescPtr),
 }
 
 /// A Parquet file written row group by row group, each batch's columns encoded in parallel.
@@ -54,8 +68,8 @@ pub(crate) struct RowGroupFile {
     leaves_per_field: Vec<usize>,
     /// Fields in the order threads pick them up: costliest first, so none is left last.
     pick_order: Vec<usize>,
-    /// For each dictionary-text field: its Parquet column and whether it keeps statistics.
-    dictionary_fields: Vec<Option<(ColumnDescPtr, bool)>>,
+    /// How each field is encoded.
+    encodings: Vec<FieldEncoding>,
     threads: usize,
 }
 
@@ -69,16 +83,27 @@ impl RowGroupFile {
             .map_err(StoreError::parquet(path))?;
         let parquet = file.schema_descr();
         let mut leaves_per_field = vec![0; schema.fields().len()];
-        let mut dictionary_fields = vec![None; schema.fields().len()];
+        let mut leaves: Vec<Vec<ColumnDescPtr>> = vec![Vec::new(); schema.fields().len()];
         for leaf in 0..parquet.num_columns() {
             let field = parquet.get_column_root_idx(leaf);
             leaves_per_field[field] += 1;
-            if *schema.field(field).data_type() == text_type() {
-                let column = parquet.column(leaf);
-                let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
-                dictionary_fields[field] = Some((column, statistics));
-            }
+            leaves[field].push(parquet.column(leaf));
         }
+        let encodings = schema
+            .fields()
+            .iter()
+            .zip(leaves)
+            .map(|(field, leaves)| match (field.data_type(), leaves.as_slice()) {
+                (data_type, [column]) if *data_type == text_type() => {
+                    let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
+                    FieldEncoding::Dictionary(column.clone(), statistics)
+                }
+                (data_type, [keys, values]) if *data_type == map_type() => {
+                    FieldEncoding::Map(keys.clone(), values.clone())
+                }
+                _ => FieldEncoding::Arrow,
+            })
+            .collect();
         let mut pick_order: Vec<usize> = (0..schema.fields().len()).collect();
         pick_order.sort_by_key(|&i| std::cmp::Reverse(encoding_weight(schema.field(i).data_type())));
         Ok(RowGroupFile {
@@ -88,7 +113,7 @@ impl RowGroupFile {
             columns,
             leaves_per_field,
             pick_order,
-            dictionary_fields,
+            encodings,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
@@ -101,14 +126,18 @@ impl RowGroupFile {
         let fields = self
             .leaves_per_field
             .iter()
-            .zip(&self.dictionary_fields)
-            .map(|(&n, dictionary)| {
+            .zip(&self.encodings)
+            .map(|(&n, encoding)| {
                 let arrow: Vec<ArrowColumnWriter> = writers.by_ref().take(n).collect();
-                match dictionary {
-                    Some((column, statistics)) => {
+                match encoding {
+                    FieldEncoding::Dictionary(column, statistics) => {
                         FieldWriter::Dictionary(Box::new(DictionaryChunk::new(column.clone(), *statistics)))
                     }
-                    None => FieldWriter::Arrow(arrow),
+                    FieldEncoding::Map(keys, values) => match MapChunk::new(keys.clone(), values.clone()) {
+                        Some(chunk) => FieldWriter::Map(Box::new(chunk)),
+                        None => FieldWriter::Arrow(arrow),
+                    },
+                    FieldEncoding::Arrow => FieldWriter::Arrow(arrow),
                 }
             })
             .collect();
@@ -122,6 +151,7 @@ impl RowGroupFile {
         let parallel = batch.num_rows() >= PARALLEL_FROM_ROWS;
         self.each_field(&mut group.fields, parallel, |field, writer| match writer {
             FieldWriter::Dictionary(chunk) => chunk.write(batch.column(field)),
+            FieldWriter::Map(chunk) => chunk.write(batch.column(field)),
             FieldWriter::Arrow(writers) => {
                 let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
                 for (writer, leaf) in writers.iter_mut().zip(&leaves) {
@@ -141,10 +171,8 @@ impl RowGroupFile {
                 FieldWriter::Arrow(writers) => {
                     ClosedField::Arrow(writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?)
                 }
-                FieldWriter::Dictionary(chunk) => {
-                    let (bytes, close) = chunk.finish()?;
-                    ClosedField::Dictionary(bytes, Box::new(close))
-                }
+                FieldWriter::Dictionary(chunk) => ClosedField::Own(vec![chunk.finish()?]),
+                FieldWriter::Map(chunk) => ClosedField::Own(chunk.finish()?.into()),
             };
             *chunks[field].lock().expect("no panics while held") = Some(closed);
             Ok(())
@@ -157,8 +185,10 @@ impl RowGroupFile {
                         chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;
                     }
                 }
-                ClosedField::Dictionary(bytes, close) => {
-                    row_group.append_column(&bytes, *close).map_err(StoreError::parquet(&self.path))?;
+                ClosedField::Own(chunks) => {
+                    for (bytes, close) in chunks {
+                        row_group.append_column(&bytes, close).map_err(StoreError::parquet(&self.path))?;
+                    }
                 }
             }
         }

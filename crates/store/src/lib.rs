@@ -18,6 +18,7 @@ mod dictionary;
 mod encode;
 mod error;
 mod layout;
+mod maps;
 mod scan;
 mod shapes;
 mod state;

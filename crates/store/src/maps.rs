@@ -1,0 +1,230 @@
+//! Map columns (`tags`, `cost_categories`) written from their offsets.
+//!
+//! Parquet's Arrow writer works out a map's repetition and definition levels through a
+//! general walk of nested arrays and hashes every key and value into its dictionary: for maps
+//! of one or two entries a line, that cost more than every flat text column together. Here the
+//! levels come straight from the map's offsets, and each leaf (keys, values) is a
+//! [`DictionaryChunk`] page per batch, so a chunk is laid out as the store's other text columns
+//! are (a dictionary page, then RLE / bit-packed keys, plain once the dictionary fills).
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, StringArray};
+use bytes::Bytes;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::ParquetError;
+use parquet::schema::types::ColumnDescPtr;
+
+use crate::dictionary::{DictionaryChunk, encode_hybrid, push_level_section};
+
+/// Definition levels of the store's map columns: an optional map of repeated entries with a
+/// required key and an optional value.
+const NULL_MAP: u32 = 0;
+const EMPTY_MAP: u32 = 1;
+const ENTRY: u32 = 2;
+const ENTRY_WITH_VALUE: u32 = 3;
+/// Bits per level: repetition levels are 0 or 1, definition levels at most 3.
+const REPETITION_BITS: u8 = 1;
+const DEFINITION_BITS: u8 = 2;
+
+/// One column chunk of a map column being built for an open row group.
+pub(crate) struct MapChunk {
+    keys: DictionaryChunk,
+    values: DictionaryChunk,
+    /// Scratch for a batch's levels and the entries that have a value.
+    repetition: Vec<u32>,
+    key_definition: Vec<u32>,
+    value_definition: Vec<u32>,
+    valued: Vec<usize>,
+}
+
+impl MapChunk {
+    /// The chunk of a map column whose leaves are `keys` and `values`; `None` when the column
+    /// is not shaped as the store's maps are (then Parquet's own writer takes it).
+    pub fn new(keys: ColumnDescPtr, values: ColumnDescPtr) -> Option<Self> {
+        let shaped = |leaf: &ColumnDescPtr, definition: u32| {
+            leaf.max_rep_level() == 1 && leaf.max_def_level() == definition as i16
+        };
+        (shaped(&keys, ENTRY) && shaped(&values, ENTRY_WITH_VALUE)).then(|| MapChunk {
+            keys: DictionaryChunk::new(keys, false),
+            values: DictionaryChunk::new(values, false),
+            repetition: Vec::new(),
+            key_definition: Vec::new(),
+            value_definition: Vec::new(),
+            valued: Vec::new(),
+        })
+    }
+
+    /// Appends a batch's rows of this column as one data page per leaf.
+    pub fn write(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
+        let not_a_map = || ParquetError::General("a map column is not a map of text".into());
+        let map = column.as_map_opt().ok_or_else(not_a_map)?;
+        let keys: &StringArray = map.keys().as_string_opt().ok_or_else(not_a_map)?;
+        let values: &StringArray = map.values().as_string_opt().ok_or_else(not_a_map)?;
+        let offsets = map.value_offsets();
+        self.repetition.clear();
+        self.key_definition.clear();
+        self.value_definition.clear();
+        self.valued.clear();
+        for row in 0..map.len() {
+            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+            if map.is_null(row) || start == end {
+                let level = if map.is_null(row) { NULL_MAP } else { EMPTY_MAP };
+                self.repetition.push(0);
+                self.key_definition.push(level);
+                self.value_definition.push(level);
+                continue;
+            }
+            for entry in start..end {
+                self.repetition.push(u32::from(entry > start));
+                self.key_definition.push(ENTRY);
+                if values.is_valid(entry) {
+                    self.value_definition.push(ENTRY_WITH_VALUE);
+                    self.valued.push(entry);
+                } else {
+                    self.value_definition.push(ENTRY);
+                }
+            }
+        }
+        let mut repetition = Vec::new();
+        encode_hybrid(&self.repetition, REPETITION_BITS, &mut repetition);
+        let levels = |definition: &[u32]| {
+            let mut section = Vec::new();
+            push_level_section(&repetition, &mut section);
+            let mut encoded = Vec::new();
+            encode_hybrid(definition, DEFINITION_BITS, &mut encoded);
+            push_level_section(&encoded, &mut section);
+            section
+        };
+        let count = self.repetition.len();
+        // Keys are required: every entry has one.
+        let first = offsets.first().map_or(0, |&o| o as usize);
+        let last = offsets.last().map_or(0, |&o| o as usize);
+        let entries: Vec<usize> = (first..last).collect();
+        if keys.null_count() > 0 && entries.iter().any(|&entry| keys.is_null(entry)) {
+            return Err(ParquetError::General("a map entry has no key".into()));
+        }
+        self.keys.write_entries(map.len(), &levels(&self.key_definition), count, keys, &entries)?;
+        self.values.write_entries(map.len(), &levels(&self.value_definition), count, values, &self.valued)
+    }
+
+    /// Finishes both leaves: each one's bytes and what the row group needs to splice it in.
+    pub fn finish(self) -> Result<[(Bytes, ColumnCloseResult); 2], ParquetError> {
+        Ok([self.keys.finish()?, self.values.finish()?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{MapArray, RecordBatch};
+    use arrow_buffer::{NullBuffer, OffsetBuffer};
+    use arrow_schema::{Field, Schema};
+    use curwatch_schema::columns::{map_entries_field, map_type};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::Encoding;
+    use parquet::file::properties::WriterProperties;
+
+    use super::*;
+    use crate::encode::RowGroupFile;
+
+    /// A row: `None` for a null map, else its entries (a value may be null).
+    type Row = Option<Vec<(String, Option<String>)>>;
+
+    fn map_of(rows: &[Row]) -> MapArray {
+        let (mut offsets, mut keys, mut values) = (vec![0i32], Vec::new(), Vec::new());
+        for row in rows {
+            for (key, value) in row.iter().flatten() {
+                keys.push(key.clone());
+                values.push(value.clone());
+            }
+            offsets.push(keys.len() as i32);
+        }
+        let arrow_schema::DataType::Struct(fields) = map_entries_field().data_type().clone() else { unreachable!() };
+        let entries = arrow_array::StructArray::new(
+            fields,
+            vec![Arc::new(StringArray::from(keys)), Arc::new(StringArray::from(values))],
+            None,
+        );
+        let nulls = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
+        MapArray::try_new(map_entries_field(), OffsetBuffer::new(offsets.into()), entries, Some(nulls), false).unwrap()
+    }
+
+    fn rows_of(map: &MapArray) -> Vec<Row> {
+        (0..map.len())
+            .map(|row| {
+                map.is_valid(row).then(|| {
+                    let entries = map.value(row);
+                    let (keys, values) = (entries.column(0).as_string::<i32>(), entries.column(1).as_string::<i32>());
+                    (0..entries.len())
+                        .map(|i| (keys.value(i).to_owned(), values.is_valid(i).then(|| values.value(i).to_owned())))
+                        .collect()
+                })
+            })
+            .collect()
+    }
+
+    /// Writes each batch of rows (sliced, as the store's writer slices batches into row
+    /// groups) and reads the file back with Parquet's own reader.
+    fn round_trip(batches: &[Vec<Row>]) -> (Vec<Row>, parquet::file::metadata::ParquetMetaData) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maps.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("tags", map_type(), true)]));
+        let mut file = RowGroupFile::create(&path, schema.clone(), WriterProperties::builder().build()).unwrap();
+        let mut group = file.start_row_group().unwrap();
+        for rows in batches {
+            // One leading row more, sliced off: offsets then start past zero.
+            let padded: Vec<Row> =
+                [Some(vec![("pad".to_owned(), None)])].into_iter().chain(rows.iter().cloned()).collect();
+            let column: arrow_array::ArrayRef = Arc::new(map_of(&padded).slice(1, rows.len()));
+            file.append(&mut group, &RecordBatch::try_new(schema.clone(), vec![column]).unwrap()).unwrap();
+        }
+        file.close_row_group(group).unwrap();
+        file.finish(Vec::new()).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let metadata = reader.metadata().as_ref().clone();
+        let rows = reader.build().unwrap().flat_map(|batch| rows_of(batch.unwrap().column(0).as_map())).collect();
+        (rows, metadata)
+    }
+
+    fn entry(key: &str, value: Option<&str>) -> (String, Option<String>) {
+        (key.to_owned(), value.map(str::to_owned))
+    }
+
+    #[test]
+    fn maps_read_back_with_empty_and_null_maps_null_values_and_plain_pages_past_the_limit() {
+        let first: Vec<Row> = vec![
+            Some(vec![entry("team", Some("payments")), entry("env", Some("prod"))]),
+            Some(vec![]),
+            None,
+            Some(vec![entry("team", None)]),
+            Some(vec![entry("env", Some("dev")), entry("team", Some("payments")), entry("owner", Some("x"))]),
+        ];
+        // Twenty thousand distinct long values: the values' dictionary fills, later pages go plain.
+        let many: Vec<Row> = (0..20_000)
+            .map(|i| Some(vec![entry("team", Some(&format!("{i:0>80}"))), entry("env", Some("prod"))]))
+            .collect();
+        let empty: Vec<Row> = vec![Some(vec![]); 10];
+        let last: Vec<Row> = vec![Some(vec![entry("team", Some("payments"))]), None];
+        let (rows, metadata) = round_trip(&[first.clone(), many.clone(), empty.clone(), last.clone()]);
+        assert_eq!(rows, [first, many, empty, last].concat());
+
+        let group = metadata.row_group(0);
+        assert_eq!(group.num_rows(), 20_017);
+        let encodings = |leaf: usize| *group.column(leaf).page_encoding_stats_mask().unwrap();
+        assert!(encodings(0).is_only(Encoding::RLE_DICTIONARY), "three distinct keys");
+        assert!(encodings(1).is_set(Encoding::PLAIN) && encodings(1).is_set(Encoding::RLE_DICTIONARY));
+        // One level per entry, and one per empty or null map: six entries, an empty map and a
+        // null one in the first batch.
+        assert_eq!(group.column(0).num_values(), (6 + 2) + 40_000 + 10 + (1 + 1));
+    }
+
+    #[test]
+    fn only_maps_shaped_as_the_stores_are_written_here() {
+        let schema = Arc::new(Schema::new(vec![Field::new("tags", map_type(), true)]));
+        let parquet = parquet::arrow::ArrowSchemaConverter::new().convert(&schema).unwrap();
+        let (keys, values) = (parquet.column(0), parquet.column(1));
+        assert!(MapChunk::new(keys.clone(), values.clone()).is_some());
+        assert!(MapChunk::new(values, keys).is_none());
+    }
+}
