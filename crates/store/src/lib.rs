@@ -31,7 +31,7 @@ pub use scan::{PeriodRange, Scan};
 pub use shapes::shapes_have;
 pub use state::{PartitionRecord, SourceFileRecord};
 pub use summary::summary_has;
-pub use writer::{UnitSource, UnitWriter};
+pub use writer::{ArrangedBatch, UnitSource, UnitWriter};
 
 use std::path::{Path, PathBuf};
 

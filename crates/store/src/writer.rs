@@ -56,8 +56,12 @@ struct PartitionWriter {
 }
 
 impl PartitionWriter {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
-        let (gateway, others) = split_by_service(batch, API_GATEWAY_SERVICE)?;
+    fn write(&mut self, part: PeriodPart) -> Result<(), StoreError> {
+        let PeriodPart { gateway, others, .. } = part;
+        for rows in [&gateway, &others].into_iter().flatten() {
+            self.rows += rows.num_rows() as u64;
+            self.summary.add(rows)?;
+        }
         if let Some(gateway) = &gateway {
             self.shapes.add(gateway)?;
         }
@@ -97,6 +101,39 @@ impl PartitionWriter {
             unblended,
             amortized,
         })
+    }
+}
+
+/// Canonical rows arranged as the store writes them: by billing period, and within one
+/// period API Gateway lines apart from the rest (they go to row groups of their own).
+/// Arranging copies the rows, so it is a step of its own: ingest arranges each batch on the
+/// thread that decodes it, and the writer's thread only sums and encodes.
+pub struct ArrangedBatch {
+    parts: Vec<PeriodPart>,
+}
+
+/// One billing period's rows of a batch.
+struct PeriodPart {
+    period: BillingPeriod,
+    gateway: Option<RecordBatch>,
+    others: Option<RecordBatch>,
+}
+
+impl ArrangedBatch {
+    pub fn of(batch: &RecordBatch) -> Result<Self, StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(ArrangedBatch { parts: Vec::new() });
+        }
+        let mut parts = Vec::new();
+        for (period, rows) in split_by_period(batch)? {
+            let rows = match rows {
+                None => batch.clone(),
+                Some(indices) => take_rows(batch, &indices)?,
+            };
+            let (gateway, others) = split_by_service(&rows, API_GATEWAY_SERVICE)?;
+            parts.push(PeriodPart { period, gateway, others });
+        }
+        Ok(ArrangedBatch { parts })
     }
 }
 
@@ -171,18 +208,13 @@ impl UnitWriter {
 
     /// Appends canonical rows, routing each to its billing period's partition.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        for (period, rows) in split_by_period(batch)? {
-            let part = match rows {
-                None => batch.clone(),
-                Some(indices) => take_rows(batch, &indices)?,
-            };
-            let partition = self.partition(period)?;
-            partition.rows += part.num_rows() as u64;
-            partition.summary.add(&part)?;
-            partition.write(&part)?;
+        self.write_arranged(ArrangedBatch::of(batch)?)
+    }
+
+    /// Appends rows already arranged for the store (see [`ArrangedBatch`]).
+    pub fn write_arranged(&mut self, batch: ArrangedBatch) -> Result<(), StoreError> {
+        for part in batch.parts {
+            self.partition(part.period)?.write(part)?;
         }
         Ok(())
     }

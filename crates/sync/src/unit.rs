@@ -2,12 +2,14 @@
 
 use std::sync::mpsc::SyncSender;
 
-use arrow_array::RecordBatch;
 use curwatch_ingest::{DiscoveredUnit, FileContext, IngestError, open_file};
 use curwatch_source::{ExportSource, Fetches};
-use curwatch_store::{SourceFileRecord, Store, StoreError, UnitSource};
+use curwatch_store::{ArrangedBatch, SourceFileRecord, Store, StoreError, UnitSource};
 
 use crate::outcome::Outcome;
+
+/// A batch on its way to the writer: its format's label and its rows arranged for the store.
+type Arranged = (&'static str, Result<ArrangedBatch, StoreError>);
 
 /// Takes exactly the unit's files from `fetched` (so the next unit starts at its own first
 /// file, even after a failure) and commits them, or nothing.
@@ -54,16 +56,16 @@ fn write(
             source_files,
         })
         .map_err(store_error)?;
-    // This thread pulls the files (downloads stay a bounded number ahead), decodes and
-    // canonicalises them, while another encodes the store's Parquet: the two halves of the
-    // work take about as long, so two cores halve the time. One batch waiting between them
-    // bounds memory.
+    // This thread pulls the files (downloads stay a bounded number ahead), decodes,
+    // canonicalises and arranges them for the store, while another sums and encodes the
+    // store's Parquet (with a helper for the columns of large batches). One batch waiting
+    // between them bounds memory.
     let writer = std::thread::scope(|scope| {
-        let (sender, batches) = std::sync::mpsc::sync_channel::<(&'static str, RecordBatch)>(1);
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Arranged>(1);
         let writing = scope.spawn(move || {
             for (label, batch) in batches {
                 writer.set_format(label);
-                writer.write(&batch)?;
+                writer.write_arranged(batch?)?;
             }
             Ok::<_, StoreError>(writer)
         });
@@ -82,7 +84,7 @@ fn read_files(
     source: &dyn ExportSource,
     export: &str,
     files: &mut dyn Iterator<Item = Result<curwatch_source::LocalFile, curwatch_source::SourceError>>,
-    writer: &SyncSender<(&'static str, RecordBatch)>,
+    writer: &SyncSender<Arranged>,
     rows: &dyn Fn(u64),
 ) -> Result<(), IngestError> {
     let mut read = 0;
@@ -100,7 +102,7 @@ fn read_files(
         for batch in reader {
             let batch = batch.map_err(rename)?;
             read += batch.num_rows() as u64;
-            if writer.send((label, batch)).is_err() {
+            if writer.send((label, ArrangedBatch::of(&batch))).is_err() {
                 return Ok(());
             }
             rows(read);
