@@ -224,11 +224,11 @@ impl RawBatch {
             DataType::Float64 | DataType::Float32 | DataType::Float16 => {
                 let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
                 let floats = floats.as_primitive::<Float64Type>();
-                let nulls = floats.nulls().filter(|n| n.null_count() > 0).cloned();
+                let nulls = floats.nulls();
                 let mut units = Vec::with_capacity(floats.len());
                 for (row, &value) in floats.values().iter().enumerate() {
                     // A null row's slot may hold anything: it is stored as zero.
-                    if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                    if nulls.is_some_and(|n| n.is_null(row)) {
                         units.push(0);
                         continue;
                     }
@@ -236,7 +236,7 @@ impl RawBatch {
                         .ok_or_else(|| self.bad_value(row, name, format!("cost is {value}, not a number")))?;
                     units.push(money.units());
                 }
-                MoneyColumn { units, nulls }
+                MoneyColumn::new(units, nulls)
             }
             DataType::Decimal128(_, scale) => {
                 let (scale, decimals) = (*scale, array.as_primitive::<Decimal128Type>());

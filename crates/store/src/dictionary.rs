@@ -125,9 +125,7 @@ impl DictionaryChunk {
         }
         let mut levels = Vec::new();
         if self.nullable() {
-            let mut definition = Vec::new();
-            encode_levels(array.len(), &self.null_rows, &mut definition);
-            push_level_section(&definition, &mut levels);
+            push_level_section(&mut levels, |out| encode_levels(array.len(), &self.null_rows, out));
         }
         let page = self.encode_page(array.len(), &levels, !keyed)?;
         self.pages.push(page);
@@ -143,17 +141,15 @@ impl DictionaryChunk {
         levels: &[u8],
         level_count: usize,
         text: &StringArray,
-        entries: &[usize],
+        entries: impl Iterator<Item = usize> + Clone,
     ) -> Result<(), ParquetError> {
-        if rows == 0 {
-            return Ok(());
-        }
         self.rows += rows as u64;
         self.levels += level_count as u64;
-        let keyed = !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_entry_keys(text, entries);
+        let keyed =
+            !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_entry_keys(text, entries.clone());
         if !keyed {
             self.plain.clear();
-            for &entry in entries {
+            for entry in entries {
                 self.push_plain(text.value(entry).as_bytes());
             }
         }
@@ -164,14 +160,14 @@ impl DictionaryChunk {
 
     /// Puts `entries` of `text` in `keys` as dictionary ids; `false`, with the dictionary as
     /// it was, when it fills on the way.
-    fn fill_entry_keys(&mut self, text: &StringArray, entries: &[usize]) -> bool {
+    fn fill_entry_keys(&mut self, text: &StringArray, entries: impl Iterator<Item = usize>) -> bool {
         let (count, bytes) = (self.spans.len(), self.dictionary.len());
         self.keys.clear();
         // Map entries repeat a handful of texts (tag keys, team names) in every batch: a small
         // table by length and first and last byte finds most of them with one comparison
         // instead of a hash. A slot holds an id, checked against the dictionary's bytes.
         let mut recent = [u32::MAX; RECENT_SLOTS];
-        for &entry in entries {
+        for entry in entries {
             let value = text.value(entry).as_bytes();
             let slot = recent_slot(value);
             let cached = recent[slot];
@@ -503,10 +499,13 @@ fn bit_pack(values: &[u32], count: usize, bit_width: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// A data page's level section: its length, then the hybrid-encoded levels.
-pub(crate) fn push_level_section(levels: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(levels.len() as u32).to_le_bytes());
-    out.extend_from_slice(levels);
+/// Appends a data page's level section: its length, then the levels `encode` writes.
+pub(crate) fn push_level_section(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    encode(out);
+    let length = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&length.to_le_bytes());
 }
 
 fn put_varint(mut value: u64, out: &mut Vec<u8>) {

@@ -49,7 +49,6 @@ enum ClosedField {
 }
 
 /// How a top-level field is encoded.
-#[derive(Clone)]
 enum FieldEncoding {
     Arrow,
     /// Its Parquet column, and whether it keeps statistics.
@@ -82,13 +81,11 @@ impl RowGroupFile {
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(StoreError::parquet(path))?;
         let parquet = file.schema_descr();
-        let mut leaves_per_field = vec![0; schema.fields().len()];
         let mut leaves: Vec<Vec<ColumnDescPtr>> = vec![Vec::new(); schema.fields().len()];
         for leaf in 0..parquet.num_columns() {
-            let field = parquet.get_column_root_idx(leaf);
-            leaves_per_field[field] += 1;
-            leaves[field].push(parquet.column(leaf));
+            leaves[parquet.get_column_root_idx(leaf)].push(parquet.column(leaf));
         }
+        let leaves_per_field = leaves.iter().map(Vec::len).collect();
         let encodings = schema
             .fields()
             .iter()
@@ -98,7 +95,7 @@ impl RowGroupFile {
                     let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
                     FieldEncoding::Dictionary(column.clone(), statistics)
                 }
-                (data_type, [keys, values]) if *data_type == map_type() => {
+                (data_type, [keys, values]) if *data_type == map_type() && MapChunk::fits(keys, values) => {
                     FieldEncoding::Map(keys.clone(), values.clone())
                 }
                 _ => FieldEncoding::Arrow,
@@ -133,10 +130,9 @@ impl RowGroupFile {
                     FieldEncoding::Dictionary(column, statistics) => {
                         FieldWriter::Dictionary(Box::new(DictionaryChunk::new(column.clone(), *statistics)))
                     }
-                    FieldEncoding::Map(keys, values) => match MapChunk::new(keys.clone(), values.clone()) {
-                        Some(chunk) => FieldWriter::Map(Box::new(chunk)),
-                        None => FieldWriter::Arrow(arrow),
-                    },
+                    FieldEncoding::Map(keys, values) => {
+                        FieldWriter::Map(Box::new(MapChunk::new(keys.clone(), values.clone())))
+                    }
                     FieldEncoding::Arrow => FieldWriter::Arrow(arrow),
                 }
             })

@@ -38,26 +38,34 @@ pub(crate) struct MapChunk {
 }
 
 impl MapChunk {
-    /// The chunk of a map column whose leaves are `keys` and `values`; `None` when the column
-    /// is not shaped as the store's maps are (then Parquet's own writer takes it).
-    pub fn new(keys: ColumnDescPtr, values: ColumnDescPtr) -> Option<Self> {
+    /// Whether a map column with these leaves is shaped as the store's maps are, the levels
+    /// this writer makes; other maps are left to Parquet's own writer.
+    pub fn fits(keys: &ColumnDescPtr, values: &ColumnDescPtr) -> bool {
         let shaped = |leaf: &ColumnDescPtr, definition: u32| {
             leaf.max_rep_level() == 1 && leaf.max_def_level() == definition as i16
         };
-        (shaped(&keys, ENTRY) && shaped(&values, ENTRY_WITH_VALUE)).then(|| MapChunk {
+        shaped(keys, ENTRY) && shaped(values, ENTRY_WITH_VALUE)
+    }
+
+    /// The chunk of a map column whose leaves, which [`MapChunk::fits`], are `keys` and `values`.
+    pub fn new(keys: ColumnDescPtr, values: ColumnDescPtr) -> Self {
+        MapChunk {
             keys: DictionaryChunk::new(keys, false),
             values: DictionaryChunk::new(values, false),
             repetition: Vec::new(),
             key_definition: Vec::new(),
             value_definition: Vec::new(),
             valued: Vec::new(),
-        })
+        }
     }
 
     /// Appends a batch's rows of this column as one data page per leaf.
     pub fn write(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
         let not_a_map = || ParquetError::General("a map column is not a map of text".into());
         let map = column.as_map_opt().ok_or_else(not_a_map)?;
+        if map.is_empty() {
+            return Ok(());
+        }
         let keys: &StringArray = map.keys().as_string_opt().ok_or_else(not_a_map)?;
         let values: &StringArray = map.values().as_string_opt().ok_or_else(not_a_map)?;
         let offsets = map.value_offsets();
@@ -85,26 +93,23 @@ impl MapChunk {
                 }
             }
         }
-        let mut repetition = Vec::new();
-        encode_hybrid(&self.repetition, REPETITION_BITS, &mut repetition);
+        let repetition = &self.repetition;
         let levels = |definition: &[u32]| {
-            let mut section = Vec::new();
-            push_level_section(&repetition, &mut section);
-            let mut encoded = Vec::new();
-            encode_hybrid(definition, DEFINITION_BITS, &mut encoded);
-            push_level_section(&encoded, &mut section);
-            section
+            let mut sections = Vec::new();
+            push_level_section(&mut sections, |out| encode_hybrid(repetition, REPETITION_BITS, out));
+            push_level_section(&mut sections, |out| encode_hybrid(definition, DEFINITION_BITS, out));
+            sections
         };
         let count = self.repetition.len();
         // Keys are required: every entry has one.
         let first = offsets.first().map_or(0, |&o| o as usize);
         let last = offsets.last().map_or(0, |&o| o as usize);
-        let entries: Vec<usize> = (first..last).collect();
-        if keys.null_count() > 0 && entries.iter().any(|&entry| keys.is_null(entry)) {
+        if keys.null_count() > 0 && (first..last).any(|entry| keys.is_null(entry)) {
             return Err(ParquetError::General("a map entry has no key".into()));
         }
-        self.keys.write_entries(map.len(), &levels(&self.key_definition), count, keys, &entries)?;
-        self.values.write_entries(map.len(), &levels(&self.value_definition), count, values, &self.valued)
+        self.keys.write_entries(map.len(), &levels(&self.key_definition), count, keys, first..last)?;
+        let valued = self.valued.iter().copied();
+        self.values.write_entries(map.len(), &levels(&self.value_definition), count, values, valued)
     }
 
     /// Finishes both leaves: each one's bytes and what the row group needs to splice it in.
@@ -224,7 +229,7 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![Field::new("tags", map_type(), true)]));
         let parquet = parquet::arrow::ArrowSchemaConverter::new().convert(&schema).unwrap();
         let (keys, values) = (parquet.column(0), parquet.column(1));
-        assert!(MapChunk::new(keys.clone(), values.clone()).is_some());
-        assert!(MapChunk::new(values, keys).is_none());
+        assert!(MapChunk::fits(&keys, &values));
+        assert!(!MapChunk::fits(&values, &keys));
     }
 }
