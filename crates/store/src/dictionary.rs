@@ -33,6 +33,11 @@ const UNSEEN: u32 = u32::MAX;
 const NULL_VALUE: u32 = u32::MAX - 1;
 /// Dictionary size past which a chunk's further pages are plain: Parquet's default limit.
 const DICTIONARY_PAGE_LIMIT: usize = 1024 * 1024;
+
+/// Plain values per data page: Parquet's default page size. A batch's plain values go in
+/// pages of this size rather than one page, so the scratch and the compressed pages waiting
+/// for their row group stay small (resource ids run to megabytes a batch).
+const PLAIN_PAGE_BYTES: usize = 1024 * 1024;
 /// Equal keys in a row at least this long are written as one run rather than bit-packed.
 const MIN_RUN: usize = 8;
 
@@ -59,7 +64,8 @@ pub(crate) struct DictionaryChunk {
     /// rows are null (rarely any: the definition levels are made from them at the end).
     keys: Vec<u32>,
     null_rows: Vec<usize>,
-    /// Scratch: the batch's values, PLAIN-encoded, once the dictionary is full.
+    /// Scratch: the batch's values, PLAIN-encoded, once the dictionary is full, after
+    /// `LEVEL_ROOM` bytes kept for the page's level sections (see `encode_page`).
     plain: Vec<u8>,
     rows: u64,
     /// Levels written: one per row for a flat column, one per entry (or empty map) for a
@@ -102,7 +108,8 @@ impl DictionaryChunk {
         self.descr.max_def_level() > 0
     }
 
-    /// Appends a batch's rows of this column as one data page.
+    /// Appends a batch's rows of this column: one data page of keys, or plain pages of up
+    /// to `PLAIN_PAGE_BYTES` each.
     pub fn write(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
         if column.is_empty() {
             return Ok(());
@@ -120,14 +127,25 @@ impl DictionaryChunk {
         // plain pages: such a column is mostly distinct, and copying its values is cheaper
         // than looking each one up.
         let keyed = !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array)?;
-        if !keyed {
-            self.fill_plain(array.keys(), values)?;
+        if keyed {
+            return self.push_flat_page(array.len(), false);
         }
+        let mut start = 0;
+        while start < array.len() {
+            let end = self.fill_plain(array.keys(), values, start)?;
+            self.push_flat_page(end - start, true)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Encodes a page of `rows` rows of a flat column from `keys` or `plain`, and `null_rows`.
+    fn push_flat_page(&mut self, rows: usize, plain: bool) -> Result<(), ParquetError> {
         let mut levels = Vec::new();
         if self.nullable() {
-            push_level_section(&mut levels, |out| encode_levels(array.len(), &self.null_rows, out));
+            push_level_section(&mut levels, |out| encode_levels(rows, &self.null_rows, out));
         }
-        let page = self.encode_page(array.len(), &levels, !keyed)?;
+        let page = self.encode_page(rows, &levels, plain)?;
         self.pages.push(page);
         Ok(())
     }
@@ -148,7 +166,7 @@ impl DictionaryChunk {
         let keyed =
             !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_entry_keys(text, entries.clone());
         if !keyed {
-            self.plain.clear();
+            self.start_plain();
             for entry in entries {
                 self.push_plain(text.value(entry).as_bytes());
             }
@@ -256,20 +274,30 @@ impl DictionaryChunk {
         Ok(())
     }
 
-    /// Puts the batch's values in `plain`, PLAIN-encoded.
-    fn fill_plain(&mut self, keys: &Int32Array, values: &StringArray) -> Result<(), ParquetError> {
-        self.plain.clear();
+    /// Puts the batch's values from row `start` in `plain`, PLAIN-encoded, until they fill
+    /// a page; returns the row after the last one put. Null rows are noted from `start`.
+    fn fill_plain(&mut self, keys: &Int32Array, values: &StringArray, start: usize) -> Result<usize, ParquetError> {
+        self.start_plain();
         self.null_rows.clear();
         let nullable = self.nullable();
-        for row in 0..keys.len() {
+        for row in start..keys.len() {
+            if self.plain.len() >= LEVEL_ROOM + PLAIN_PAGE_BYTES {
+                return Ok(row);
+            }
             let key = keys.value(row) as usize;
             if keys.is_null(row) || values.is_null(key) {
-                self.null_row(row, nullable)?;
+                self.null_row(row - start, nullable)?;
                 continue;
             }
             self.push_plain(values.value(key).as_bytes());
         }
-        Ok(())
+        Ok(keys.len())
+    }
+
+    /// Empties `plain` but for the room kept for the levels.
+    fn start_plain(&mut self) {
+        self.plain.clear();
+        self.plain.resize(LEVEL_ROOM, 0);
     }
 
     /// Appends a value to `plain`, PLAIN-encoded.
@@ -283,27 +311,35 @@ impl DictionaryChunk {
 
     /// The batch's data page: its level sections, then plain values or keys at the width the
     /// dictionary needs so far (each page states its own).
-    fn encode_page(&self, num_values: usize, levels: &[u8], plain: bool) -> Result<CompressedPage, ParquetError> {
-        let bit_width = key_bit_width(self.spans.len() as u32);
-        let mut data =
-            Vec::with_capacity(levels.len() + self.plain.len() + self.keys.len() * usize::from(bit_width) / 8 + 16);
-        data.extend_from_slice(levels);
-        let encoding = if plain {
-            data.extend_from_slice(&self.plain);
-            Encoding::PLAIN
-        } else {
-            data.push(bit_width);
-            encode_hybrid(&self.keys, bit_width, &mut data);
-            Encoding::RLE_DICTIONARY
-        };
-        snappy_page(&data, |buf| Page::DataPage {
+    ///
+    /// Plain values are most of the bytes a chunk past its dictionary writes (resource ids):
+    /// levels short enough go into the room kept before them, and the page is compressed
+    /// where the values lie instead of from a copy.
+    fn encode_page(&mut self, num_values: usize, levels: &[u8], plain: bool) -> Result<CompressedPage, ParquetError> {
+        let page = |buf| Page::DataPage {
             buf,
             num_values: num_values as u32,
-            encoding,
+            encoding: if plain { Encoding::PLAIN } else { Encoding::RLE_DICTIONARY },
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
             statistics: None,
-        })
+        };
+        if plain && levels.len() <= LEVEL_ROOM {
+            let start = LEVEL_ROOM - levels.len();
+            self.plain[start..LEVEL_ROOM].copy_from_slice(levels);
+            return snappy_page(&self.plain[start..], page);
+        }
+        let bit_width = key_bit_width(self.spans.len() as u32);
+        let values = if plain { self.plain.len() } else { self.keys.len() * usize::from(bit_width) / 8 + 16 };
+        let mut data = Vec::with_capacity(levels.len() + values);
+        data.extend_from_slice(levels);
+        if plain {
+            data.extend_from_slice(&self.plain[LEVEL_ROOM..]);
+        } else {
+            data.push(bit_width);
+            encode_hybrid(&self.keys, bit_width, &mut data);
+        }
+        snappy_page(&data, page)
     }
 
     /// Widens the statistics' range to take in a value.
@@ -399,6 +435,10 @@ impl DictionaryChunk {
     }
 }
 
+/// Bytes kept before a page's plain values for its level sections: a page without nulls
+/// needs a few (one RLE run per section).
+const LEVEL_ROOM: usize = 64;
+
 /// Slots of the table of recently seen map entries.
 const RECENT_SLOTS: usize = 64;
 
@@ -417,8 +457,10 @@ fn general(message: String) -> ParquetError {
 }
 
 fn snappy_page(body: &[u8], page: impl FnOnce(Bytes) -> Page) -> Result<CompressedPage, ParquetError> {
-    let compressed =
+    let mut compressed =
         snap::raw::Encoder::new().compress_vec(body).map_err(|e| general(format!("cannot compress a page: {e}")))?;
+    // The buffer was sized for the worst case; the page waits for its row group to close.
+    compressed.shrink_to_fit();
     Ok(CompressedPage::new(page(Bytes::from(compressed)), body.len()))
 }
 
@@ -693,6 +735,24 @@ mod tests {
         assert!(chunk(0).statistics().is_none(), "only columns readers prune by keep statistics");
     }
 
+    #[test]
+    fn plain_values_of_a_batch_are_cut_into_pages_with_their_nulls() {
+        let long: Vec<String> =
+            (0..60_000).map(|i| format!("arn:aws:apigateway:eu-west-1::/restapis/{i:0>44}")).collect();
+        let a: Vec<Option<&str>> = long.iter().enumerate().map(|(i, v)| (i % 997 != 5).then_some(v.as_str())).collect();
+        let batch = (a.clone(), vec!["k"; a.len()]);
+        let (read, _, _) = round_trip(&[batch]);
+        assert_eq!(read, a.iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>());
+
+        let mut chunk = DictionaryChunk::new(required_text(), false);
+        chunk.write(&long.iter().map(String::as_str).collect::<DictionaryArray<Int32Type>>()).unwrap();
+        let bytes: usize = long.iter().map(|v| v.len() + 4).sum();
+        assert!(chunk.pages.iter().all(|page| page.encoding() == Encoding::PLAIN));
+        assert_eq!(chunk.pages.len(), bytes.div_ceil(PLAIN_PAGE_BYTES), "pages for {bytes} bytes");
+        let largest = chunk.pages.iter().map(CompressedPage::uncompressed_size).max().unwrap();
+        assert!(largest < PLAIN_PAGE_BYTES + 64, "a page of {largest} bytes");
+    }
+
     /// A required text column `b`, as the store's schema describes one.
     fn required_text() -> ColumnDescPtr {
         Arc::new(parquet::schema::types::ColumnDescriptor::new(
@@ -717,7 +777,8 @@ mod tests {
         chunk.write(&long.iter().map(String::as_str).collect::<DictionaryArray<Int32Type>>()).unwrap();
         // Both values are in the dictionary, or would fit in it: the chunk stays plain all the same.
         chunk.write(&["k", "new"].into_iter().collect::<DictionaryArray<Int32Type>>()).unwrap();
-        assert_eq!(pages(&chunk), [Encoding::RLE_DICTIONARY, Encoding::PLAIN, Encoding::PLAIN]);
+        // The long batch's 1.28 MB of values make two plain pages.
+        assert_eq!(pages(&chunk), [Encoding::RLE_DICTIONARY, Encoding::PLAIN, Encoding::PLAIN, Encoding::PLAIN]);
     }
 
     #[test]
