@@ -1,7 +1,6 @@
 //! Encoding row groups on every core: Parquet's encoders (dictionary interning, compression)
 //! are most of ingest's work, and each column encodes independently of the others.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +20,7 @@ use parquet::schema::types::ColumnDescPtr;
 use curwatch_schema::columns::{map_type, text_type};
 
 use crate::dictionary::DictionaryChunk;
+use crate::direct::DirectFile;
 use crate::error::StoreError;
 use crate::maps::MapChunk;
 
@@ -61,7 +61,7 @@ enum FieldEncoding {
 pub(crate) struct RowGroupFile {
     path: PathBuf,
     schema: SchemaRef,
-    file: SerializedFileWriter<File>,
+    file: SerializedFileWriter<DirectFile>,
     columns: ArrowRowGroupWriterFactory,
     /// Leaf columns (Parquet columns) of each top-level field, in order.
     leaves_per_field: Vec<usize>,
@@ -74,7 +74,7 @@ pub(crate) struct RowGroupFile {
 
 impl RowGroupFile {
     pub fn create(path: &Path, schema: SchemaRef, properties: WriterProperties) -> Result<Self, StoreError> {
-        let file = File::create(path).map_err(StoreError::io(path))?;
+        let file = DirectFile::create(path).map_err(StoreError::io(path))?;
         // The Arrow writer converts the schema and embeds it (dictionary types included), then
         // hands over its file writer.
         let (file, columns) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
@@ -227,7 +227,7 @@ impl RowGroupFile {
             self.file.append_key_value_metadata(entry);
         }
         let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
-        file.sync_all().map_err(StoreError::io(&self.path))
+        file.finish().map_err(StoreError::io(&self.path))
     }
 }
 

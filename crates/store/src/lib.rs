@@ -15,6 +15,7 @@
 
 mod companion;
 mod dictionary;
+mod direct;
 mod encode;
 mod error;
 mod layout;
