@@ -132,8 +132,49 @@ pub fn region_of_usage_type(usage_type: &str) -> Option<&'static str> {
 /// custom-domain and other ARNs, bare ids and empty ids. Shapes without an API id keep
 /// `api_id: None`; nothing is dropped.
 pub fn classify_line(resource_id: Option<&str>, usage_type: Option<&str>) -> ApiLine {
-    let component = Some(Component::of_usage_type(usage_type.unwrap_or_default()));
-    let from_usage = usage_type.and_then(type_of_usage);
+    classify_line_with(resource_id, UsageFacts::of(usage_type))
+}
+
+/// What a usage type alone says of a line. A month has a few dozen usage types for tens of
+/// thousands of resources: callers classifying many lines work these out once per usage type
+/// ([`UsageTypes`]) rather than searching the text for each line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageFacts {
+    component: Component,
+    api_type: Option<ApiType>,
+}
+
+impl UsageFacts {
+    pub fn of(usage_type: Option<&str>) -> Self {
+        UsageFacts {
+            component: Component::of_usage_type(usage_type.unwrap_or_default()),
+            api_type: usage_type.and_then(type_of_usage),
+        }
+    }
+}
+
+/// [`UsageFacts`] of each usage type seen, worked out on first sight.
+#[derive(Debug, Default)]
+pub struct UsageTypes {
+    facts: HashMap<String, UsageFacts>,
+}
+
+impl UsageTypes {
+    pub fn of(&mut self, usage_type: Option<&str>) -> UsageFacts {
+        let Some(text) = usage_type else { return UsageFacts::of(None) };
+        if let Some(&facts) = self.facts.get(text) {
+            return facts;
+        }
+        let facts = UsageFacts::of(usage_type);
+        self.facts.insert(text.to_owned(), facts);
+        facts
+    }
+}
+
+/// [`classify_line`] with the usage type's facts already worked out.
+pub fn classify_line_with(resource_id: Option<&str>, usage: UsageFacts) -> ApiLine {
+    let component = Some(usage.component);
+    let from_usage = usage.api_type;
     let Some(resource) = resource_id.map(str::trim).filter(|r| !r.is_empty()) else {
         return ApiLine { api_type: from_usage, component, ..ApiLine::default() };
     };
@@ -175,9 +216,14 @@ impl ApiTypes {
     pub fn observe(&mut self, line: &ApiLine) {
         if let (Some(id), Some(kind)) = (&line.api_id, line.api_type) {
             // WebSocket and HTTP evidence outranks the REST default of a bare data-transfer line.
-            let entry = self.seen.entry(id.clone()).or_insert(kind);
-            if *entry == ApiType::Rest && kind != ApiType::Rest {
-                *entry = kind;
+            // Looked up before inserting: most lines are of an API already seen, and an entry
+            // by key would copy the id for each of them.
+            match self.seen.get_mut(id) {
+                Some(entry) if *entry == ApiType::Rest && kind != ApiType::Rest => *entry = kind,
+                Some(_) => {}
+                None => {
+                    self.seen.insert(id.clone(), kind);
+                }
             }
         }
     }
@@ -246,6 +292,56 @@ mod tests {
             ("APE1-USE1-AWS-Out-Bytes", Component::Other),
         ] {
             assert_eq!(Component::of_usage_type(usage), component, "{usage}");
+        }
+    }
+
+    #[test]
+    fn usage_facts_remembered_per_usage_type_classify_as_the_text_does() {
+        let mut usage_types = UsageTypes::default();
+        let resources = [
+            Some("arn:aws:apigateway:us-east-1::/restapis/a1b2c3/stages/prod"),
+            Some("arn:aws:apigateway:eu-west-1::/apis/ws1/stages/live"),
+            Some(""),
+            None,
+        ];
+        let usages = [
+            Some("USE1-ApiGatewayRequest"),
+            Some("ApiGatewayHttpRequest"),
+            Some("EU-ApiGatewayMessage"),
+            Some("USW2-ApiGatewayMinute"),
+            Some("USE1-ApiGatewayCacheUsage:1.6GB"),
+            Some("DataTransfer-Out-Bytes"),
+            Some(""),
+            None,
+        ];
+        // Twice over: the second round answers from what the first remembered.
+        for _ in 0..2 {
+            for resource in resources {
+                for usage in usages {
+                    let remembered = classify_line_with(resource, usage_types.of(usage));
+                    assert_eq!(remembered, classify_line(resource, usage), "{resource:?} {usage:?}");
+                }
+            }
+        }
+        assert_eq!(usage_types.facts.len(), usages.iter().flatten().count());
+    }
+
+    #[test]
+    fn api_types_keep_the_strongest_evidence_whatever_the_order() {
+        // REST evidence (a request line), then HTTP evidence, for one API, in both orders.
+        let rest = classify_line(Some("arn:aws:apigateway:us-east-1::/apis/x1"), Some("USE1-ApiGatewayRequest"));
+        let http = classify_line(Some("arn:aws:apigateway:us-east-1::/apis/x1"), Some("USE1-ApiGatewayHttpRequest"));
+        let bare = classify_line(Some("arn:aws:apigateway:us-east-1::/apis/x1"), Some("USE1-DataTransfer-Out-Bytes"));
+        let other =
+            classify_line(Some("arn:aws:apigateway:us-east-1::/restapis/r1"), Some("USE1-DataTransfer-Out-Bytes"));
+        assert_eq!((rest.api_type, http.api_type, bare.api_type), (Some(ApiType::Rest), Some(ApiType::Http), None));
+        for order in [[&rest, &http, &bare, &other], [&http, &rest, &other, &bare]] {
+            let mut types = ApiTypes::default();
+            for line in order {
+                types.observe(line);
+            }
+            assert_eq!(types.resolve(&bare), ApiType::Http);
+            assert_eq!(types.resolve(&other), ApiType::Rest);
         }
     }
 

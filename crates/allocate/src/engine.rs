@@ -9,7 +9,9 @@ use chrono::DateTime;
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
-use crate::classify::{ApiLine, ApiType, ApiTypes, Component, classify_line, region_of_usage_type};
+use crate::classify::{
+    ApiLine, ApiType, ApiTypes, Component, UsageTypes, classify_line, classify_line_with, region_of_usage_type,
+};
 use crate::lines::{self, Fingerprint};
 use crate::rules::{LineFacts, Rules, Split};
 use crate::split::split_proportionally;
@@ -324,6 +326,7 @@ pub fn allocate_each(
     let mut owner_of_number: Vec<Vec<u32>> = Vec::new();
     let mut days: HashMap<u32, String> = HashMap::default();
     let mut source_totals: HashMap<(u32, u32), Costs> = HashMap::default();
+    let mut pairs = lines::FingerprintBuilder::default();
     lines::scan_lines(store, periods, granularity, &mut strings, &mut |strings, line| {
         // One index per line: its shape's owner, decided on first sight.
         let numbers = slot(&mut owner_of_number, line.shape.table as usize, Vec::new);
@@ -340,7 +343,7 @@ pub fn allocate_each(
                 // A pair the first pass did not see (the store changed between passes) is
                 // classified on its own.
                 let api = classified
-                    .get(&lines::pair_fingerprint(resource, usage_type))
+                    .get(&pairs.pair(resource, usage_type))
                     .cloned()
                     .unwrap_or_else(|| Rc::new(classify_line(resource, usage_type)));
                 let texts = (&mut teams, &mut shared_texts);
@@ -534,10 +537,11 @@ fn classify_all(
     granularity: Granularity,
 ) -> Result<(Classified, ApiTypes), AllocateError> {
     let mut types = ApiTypes::default();
+    let mut usage_types = UsageTypes::default();
     let mut classified: Classified = HashMap::default();
     lines::scan_pairs(store, periods, granularity, &mut |pair| {
         classified.entry(pair.fingerprint).or_insert_with(|| {
-            let line = Rc::new(classify_line(pair.resource, pair.usage_type));
+            let line = Rc::new(classify_line_with(pair.resource, usage_types.of(pair.usage_type)));
             types.observe(&line);
             line
         });

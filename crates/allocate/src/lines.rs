@@ -28,8 +28,10 @@ const PLAIN_TEXT: &[&str] = &[col::RESOURCE_ID];
 /// shapes — and even then no cost is lost: both shapes' lines would share one owner.
 pub(crate) type Fingerprint = u128;
 
+/// Builds fingerprints in one buffer, kept between them: a caller that makes many keeps one
+/// builder rather than allocating for each.
 #[derive(Default)]
-struct FingerprintBuilder {
+pub(crate) struct FingerprintBuilder {
     bytes: Vec<u8>,
 }
 
@@ -48,9 +50,17 @@ impl FingerprintBuilder {
     }
 }
 
-/// The fingerprint of a (resource, usage type) pair, which decides a line's classification.
-pub(crate) fn pair_fingerprint(resource: Option<&str>, usage_type: Option<&str>) -> Fingerprint {
-    FingerprintBuilder::default().part(resource).part(usage_type).finish()
+impl FingerprintBuilder {
+    /// The fingerprint of a (resource, usage type) pair, which decides a line's classification.
+    pub(crate) fn pair(&mut self, resource: Option<&str>, usage_type: Option<&str>) -> Fingerprint {
+        self.part(resource).part(usage_type).finish()
+    }
+}
+
+/// [`FingerprintBuilder::pair`] with a builder of its own.
+#[cfg(test)]
+fn pair_fingerprint(resource: Option<&str>, usage_type: Option<&str>) -> Fingerprint {
+    FingerprintBuilder::default().pair(resource, usage_type)
 }
 
 /// Fingerprints numbered 0, 1, 2… in the order one table first saw them.
@@ -135,7 +145,7 @@ fn prepare_pairs(numbering: &Numbering, batch: RecordBatch) -> Result<Option<Pre
     let mut builder = FingerprintBuilder::default();
     let (rows, fingerprints) = numbering.with(|table| {
         rows.into_iter()
-            .map(|row| (row, builder.part(resource.get(row)).part(usage_type.get(row)).finish()))
+            .map(|row| (row, builder.pair(resource.get(row), usage_type.get(row))))
             .filter(|&(_, fingerprint)| table.number(fingerprint).1)
             .unzip()
     });

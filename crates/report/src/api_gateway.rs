@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use curwatch_allocate::{ApiLine, ApiTypes, classify_line};
+use curwatch_allocate::{ApiLine, ApiTypes, UsageTypes, classify_line_with};
 use curwatch_schema::columns::API_GATEWAY_SERVICE as API_GATEWAY;
 
 use crate::aggregate::{Group, ReportError, ReportRequest, aggregate};
@@ -26,13 +26,14 @@ pub(crate) fn derive(store: &curwatch_store::Store, request: &ReportRequest) -> 
 
     let mut lines: HashMap<(Option<String>, Option<String>), ApiLine> = HashMap::new();
     let mut types = ApiTypes::default();
+    let mut usage_types = UsageTypes::default();
     for (keys, _) in &groups {
         if keys[service].as_deref() != Some(API_GATEWAY) {
             continue;
         }
         let pair = (keys[resource].clone(), keys[usage].clone());
         lines.entry(pair).or_insert_with_key(|(r, u)| {
-            let line = classify_line(r.as_deref(), u.as_deref());
+            let line = classify_line_with(r.as_deref(), usage_types.of(u.as_deref()));
             types.observe(&line);
             line
         });

@@ -195,6 +195,8 @@ impl Table {
                 }
                 match cell {
                     Cell::Text(text) => put(text.as_deref().unwrap_or_default(), &mut out),
+                    // Digits, a sign and a point: nothing to quote.
+                    Cell::Money(money) => money.write_exact(&mut out),
                     other => put(&other.exact(), &mut out),
                 }
             }

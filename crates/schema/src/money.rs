@@ -4,6 +4,7 @@
 //! exact however many rows they cover; floating point never touches a sum.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Neg, Sub};
 use std::str::FromStr;
@@ -93,15 +94,38 @@ impl Money {
 
     /// Exact decimal text: at least two and at most ten fractional digits, no trailing zeros past two.
     pub fn to_exact_string(self) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        let whole = abs / UNIT as u128;
-        let frac = abs % UNIT as u128;
-        let mut frac_text = format!("{frac:010}");
-        while frac_text.len() > 2 && frac_text.ends_with('0') {
-            frac_text.pop();
+        let mut text = String::with_capacity(24);
+        self.write_exact(&mut text);
+        text
+    }
+
+    /// Appends [`Money::to_exact_string`]'s text to `out`, without allocating: reports write
+    /// tens of thousands of amounts.
+    pub fn write_exact(self, out: &mut String) {
+        if self.0 < 0 {
+            out.push('-');
         }
-        format!("{sign}{whole}.{frac_text}")
+        let abs = self.0.unsigned_abs();
+        // 128-bit division is a library call; nearly every amount fits in 64 bits.
+        let frac = match u64::try_from(abs) {
+            Ok(abs) => {
+                write!(out, "{}", abs / UNIT as u64).expect("writing to a String cannot fail");
+                abs % UNIT as u64
+            }
+            Err(_) => {
+                write!(out, "{}", abs / UNIT as u128).expect("writing to a String cannot fail");
+                (abs % UNIT as u128) as u64
+            }
+        };
+        out.push('.');
+        let mut fraction = [b'0'; SCALE as usize];
+        let mut rest = frac;
+        for digit in fraction.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let kept = fraction.iter().rposition(|&d| d != b'0').map_or(2, |last| (last + 1).max(2));
+        out.push_str(std::str::from_utf8(&fraction[..kept]).expect("ASCII digits"));
     }
 
     /// Rounded to cents with thousands separators, for people: `-1,234.57`.
@@ -283,6 +307,34 @@ mod tests {
     fn scaled_decimals_convert() {
         assert_eq!(Money::from_scaled(123, 2), m("1.23"));
         assert_eq!(Money::from_scaled(123_456_789_012_345, 14), m("1.2345678901"));
+    }
+
+    /// The text `to_exact_string` gave before it wrote its digits itself.
+    fn exact_by_format(money: Money) -> String {
+        let sign = if money.0 < 0 { "-" } else { "" };
+        let abs = money.0.unsigned_abs();
+        let (whole, frac) = (abs / UNIT as u128, abs % UNIT as u128);
+        let mut frac_text = format!("{frac:010}");
+        while frac_text.len() > 2 && frac_text.ends_with('0') {
+            frac_text.pop();
+        }
+        format!("{sign}{whole}.{frac_text}")
+    }
+
+    #[test]
+    fn exact_text_is_written_as_the_format_would() {
+        let edges = [0, 1, -1, 9, 10, 99, 100, UNIT - 1, UNIT, UNIT + 1, -UNIT, 123_456_789_012_345];
+        let wide = [i128::from(u64::MAX), i128::from(u64::MAX) + 1, -i128::from(u64::MAX) - 7, i128::MAX, i128::MIN];
+        let spread =
+            (0..100_000_i128).map(|i| (i * 7_919_993).pow(2) % 10_i128.pow(22) * if i % 3 == 0 { -1 } else { 1 });
+        let mut out = String::from("kept:");
+        for units in edges.into_iter().chain(wide).chain(spread) {
+            let money = Money::from_units(units);
+            assert_eq!(money.to_exact_string(), exact_by_format(money), "{units}");
+            out.truncate(5);
+            money.write_exact(&mut out);
+            assert_eq!(&out[5..], exact_by_format(money));
+        }
     }
 
     #[test]
