@@ -1,6 +1,6 @@
 //! Classifying API Gateway line items from their resource ARN and usage type.
 
-use std::collections::HashMap;
+use curwatch_schema::intern::FastMap as HashMap;
 use std::fmt;
 
 /// The kind of API a line belongs to.
