@@ -135,17 +135,39 @@ pub fn classify_line(resource_id: Option<&str>, usage_type: Option<&str>) -> Api
     classify_line_with(resource_id, UsageFacts::of(usage_type))
 }
 
-/// What a usage type alone says of a line. A month has a few dozen usage types for tens of
-/// thousands of resources: callers classifying many lines work these out once per usage type
-/// ([`UsageTypes`]) rather than searching the text for each line.
+/// Classifies a month's distinct (resource, usage type) pairs one after another and settles
+/// each API's type from all of them: the first pass of allocation and of API Gateway reports.
+/// What a usage type says is worked out once per usage type — a month has a few dozen of
+/// them for tens of thousands of resources — rather than by searching its text per pair.
+#[derive(Debug, Default)]
+pub struct PairClassifier {
+    usage_types: UsageTypes,
+    types: ApiTypes,
+}
+
+impl PairClassifier {
+    /// The pair's line, its evidence of its API's type noted.
+    pub fn classify(&mut self, resource_id: Option<&str>, usage_type: Option<&str>) -> ApiLine {
+        let line = classify_line_with(resource_id, self.usage_types.of(usage_type));
+        self.types.observe(&line);
+        line
+    }
+
+    /// Each API's type, from every pair classified.
+    pub fn into_types(self) -> ApiTypes {
+        self.types
+    }
+}
+
+/// What a usage type alone says of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UsageFacts {
+struct UsageFacts {
     component: Component,
     api_type: Option<ApiType>,
 }
 
 impl UsageFacts {
-    pub fn of(usage_type: Option<&str>) -> Self {
+    fn of(usage_type: Option<&str>) -> Self {
         UsageFacts {
             component: Component::of_usage_type(usage_type.unwrap_or_default()),
             api_type: usage_type.and_then(type_of_usage),
@@ -155,12 +177,12 @@ impl UsageFacts {
 
 /// [`UsageFacts`] of each usage type seen, worked out on first sight.
 #[derive(Debug, Default)]
-pub struct UsageTypes {
+struct UsageTypes {
     facts: HashMap<String, UsageFacts>,
 }
 
 impl UsageTypes {
-    pub fn of(&mut self, usage_type: Option<&str>) -> UsageFacts {
+    fn of(&mut self, usage_type: Option<&str>) -> UsageFacts {
         let Some(text) = usage_type else { return UsageFacts::of(None) };
         if let Some(&facts) = self.facts.get(text) {
             return facts;
@@ -172,7 +194,7 @@ impl UsageTypes {
 }
 
 /// [`classify_line`] with the usage type's facts already worked out.
-pub fn classify_line_with(resource_id: Option<&str>, usage: UsageFacts) -> ApiLine {
+fn classify_line_with(resource_id: Option<&str>, usage: UsageFacts) -> ApiLine {
     let component = Some(usage.component);
     let from_usage = usage.api_type;
     let Some(resource) = resource_id.map(str::trim).filter(|r| !r.is_empty()) else {

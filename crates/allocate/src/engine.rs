@@ -9,9 +9,7 @@ use chrono::DateTime;
 use curwatch_schema::intern::{FastMap as HashMap, Interner};
 use curwatch_store::{PeriodRange, Store, StoreError};
 
-use crate::classify::{
-    ApiLine, ApiType, ApiTypes, Component, UsageTypes, classify_line, classify_line_with, region_of_usage_type,
-};
+use crate::classify::{ApiLine, ApiType, ApiTypes, Component, PairClassifier, classify_line, region_of_usage_type};
 use crate::lines::{self, Fingerprint};
 use crate::rules::{LineFacts, Rules, Split};
 use crate::split::split_proportionally;
@@ -536,15 +534,12 @@ fn classify_all(
     periods: PeriodRange,
     granularity: Granularity,
 ) -> Result<(Classified, ApiTypes), AllocateError> {
-    let mut types = ApiTypes::default();
-    let mut usage_types = UsageTypes::default();
+    let mut classifier = PairClassifier::default();
     let mut classified: Classified = HashMap::default();
     lines::scan_pairs(store, periods, granularity, &mut |pair| {
-        classified.entry(pair.fingerprint).or_insert_with(|| {
-            let line = Rc::new(classify_line_with(pair.resource, usage_types.of(pair.usage_type)));
-            types.observe(&line);
-            line
-        });
+        classified
+            .entry(pair.fingerprint)
+            .or_insert_with(|| Rc::new(classifier.classify(pair.resource, pair.usage_type)));
     })?;
-    Ok((classified, types))
+    Ok((classified, classifier.into_types()))
 }

@@ -14,10 +14,7 @@ mod lines;
 pub mod rules;
 pub mod split;
 
-pub use classify::{
-    ApiLine, ApiType, ApiTypes, Component, UsageFacts, UsageTypes, classify_line, classify_line_with,
-    region_of_usage_type,
-};
+pub use classify::{ApiLine, ApiType, ApiTypes, Component, PairClassifier, classify_line, region_of_usage_type};
 pub use engine::{
     AllocateError, AllocatedRow, AllocatedRowRef, Allocation, Costs, Granularity, UNALLOCATED, allocate, allocate_each,
 };

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use curwatch_allocate::{ApiLine, ApiTypes, UsageTypes, classify_line_with};
+use curwatch_allocate::{ApiLine, PairClassifier};
 use curwatch_schema::columns::API_GATEWAY_SERVICE as API_GATEWAY;
 
 use crate::aggregate::{Group, ReportError, ReportRequest, aggregate};
@@ -25,19 +25,15 @@ pub(crate) fn derive(store: &curwatch_store::Store, request: &ReportRequest) -> 
     let groups = aggregate(store, request, &physical)?;
 
     let mut lines: HashMap<(Option<String>, Option<String>), ApiLine> = HashMap::new();
-    let mut types = ApiTypes::default();
-    let mut usage_types = UsageTypes::default();
+    let mut classifier = PairClassifier::default();
     for (keys, _) in &groups {
         if keys[service].as_deref() != Some(API_GATEWAY) {
             continue;
         }
         let pair = (keys[resource].clone(), keys[usage].clone());
-        lines.entry(pair).or_insert_with_key(|(r, u)| {
-            let line = classify_line_with(r.as_deref(), usage_types.of(u.as_deref()));
-            types.observe(&line);
-            line
-        });
+        lines.entry(pair).or_insert_with_key(|(r, u)| classifier.classify(r.as_deref(), u.as_deref()));
     }
+    let types = classifier.into_types();
 
     let mut rolled: HashMap<Vec<Option<String>>, i128> = HashMap::new();
     for (keys, units) in groups {

@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 const ALIGN: usize = 4096;
 /// Bytes per block: large enough that a device write costs little per byte, small enough
 /// that the two blocks in use add little to ingest's memory.
-pub(crate) const BLOCK_BYTES: usize = 4 << 20;
+const BLOCK_BYTES: usize = 4 << 20;
 
 /// A file being written in blocks by a thread of its own; [`DirectFile::finish`] writes the
 /// rest and makes it durable.
@@ -280,19 +280,28 @@ mod tests {
     #[test]
     fn a_write_that_fails_is_an_error_not_a_hang() {
         // Every write to /dev/full fails with ENOSPC: on the writing thread, for the first
-        // block, while the writer goes on filling more.
+        // block, while the writer goes on filling more. The writer gets that error, and
+        // anything it tries afterwards is refused, naming the file.
         for direct in [true, false] {
             let mut file = DirectFile::create_with(Path::new("/dev/full"), direct).unwrap();
-            let error = file.write_all(&bytes(5 * BLOCK_BYTES)).and_then(|()| file.finish()).unwrap_err();
-            assert!(error.raw_os_error() == Some(libc::ENOSPC) || error.to_string().contains("stopped"), "{error}");
+            let error = file.write_all(&bytes(5 * BLOCK_BYTES)).unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
+            let again = file.write_all(b"more").unwrap_err();
+            assert_eq!(again.to_string(), "/dev/full: the file's writing thread has stopped");
+            let finished = file.finish().unwrap_err();
+            assert_eq!(finished.to_string(), "/dev/full: the file's writing thread has stopped");
         }
     }
 
     #[test]
     fn a_file_dropped_unfinished_stops_its_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let mut file = DirectFile::create(&dir.path().join("dropped")).unwrap();
+        let path = dir.path().join("dropped");
+        let mut file = DirectFile::create(&path).unwrap();
         write_in_pieces(&mut file, &bytes(BLOCK_BYTES + 10), 65_536);
+        // Dropping waits for the thread: the full block it was handed is written, the partial
+        // one never is (the caller removes such a file).
         drop(file);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), BLOCK_BYTES as u64);
     }
 }
