@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::StringDictionaryBuilder;
+use arrow_array::builder::{StringBuilder, StringDictionaryBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{
     ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_buffer::NullBuffer;
 use curwatch_schema::columns::map_array;
 use curwatch_schema::money::{SCALE, STORED_PRECISION};
 use curwatch_schema::naming::tag_key;
@@ -30,8 +30,9 @@ pub struct FileContext {
 /// Every canonical column of one batch, in schema order.
 pub(crate) struct CanonicalColumns {
     pub billing_period: Vec<BillingPeriod>,
-    pub usage_start: Vec<i64>,
-    pub usage_end: Vec<Option<i64>>,
+    /// Every row has one (canonicalising checks).
+    pub usage_start: TimestampMicrosecondArray,
+    pub usage_end: TimestampMicrosecondArray,
     pub payer_account_id: ArrayRef,
     pub account_id: ArrayRef,
     pub line_item_type: ArrayRef,
@@ -56,11 +57,11 @@ pub(crate) struct CanonicalColumns {
 
 impl CanonicalColumns {
     pub fn into_batch(self, ctx: &FileContext) -> Result<RecordBatch, ErrorKind> {
-        let len = self.usage_start.len();
+        let len = self.billing_period.len();
         let columns: Vec<ArrayRef> = vec![
             few_values_text(&self.billing_period, |p| p.to_string()),
-            Arc::new(TimestampMicrosecondArray::from(self.usage_start).with_timezone("UTC")),
-            Arc::new(TimestampMicrosecondArray::from(self.usage_end).with_timezone("UTC")),
+            Arc::new(self.usage_start.with_timezone("UTC")),
+            Arc::new(self.usage_end.with_timezone("UTC")),
             self.payer_account_id,
             self.account_id,
             self.line_item_type,
@@ -192,35 +193,30 @@ pub(crate) struct TagMapBuilder {
     normalised: HashMap<String, String>,
 }
 
-/// A string column's bytes and offsets, as an Arrow `Utf8` array holds them.
-struct TextBuffer {
-    bytes: Vec<u8>,
-    offsets: Vec<i32>,
-}
+/// A string column being built. Arrow's builder, because what it finishes is taken as valid
+/// UTF-8 without a second pass over the bytes (every value came in as `&str`).
+struct TextBuffer(StringBuilder);
 
 impl TextBuffer {
     fn with_capacity(items: usize, bytes: usize) -> Self {
-        let mut offsets = Vec::with_capacity(items + 1);
-        offsets.push(0);
-        TextBuffer { bytes: Vec::with_capacity(bytes), offsets }
+        TextBuffer(StringBuilder::with_capacity(items, bytes))
     }
 
     fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.0.offsets_slice().len() - 1
     }
 
     fn get(&self, i: usize) -> &[u8] {
-        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        let offsets = self.0.offsets_slice();
+        &self.0.values_slice()[offsets[i] as usize..offsets[i + 1] as usize]
     }
 
     fn push(&mut self, text: &str) {
-        self.bytes.extend_from_slice(text.as_bytes());
-        self.offsets.push(i32::try_from(self.bytes.len()).expect("a batch's tag text is under 2 GiB"));
+        self.0.append_value(text);
     }
 
-    fn finish(self) -> StringArray {
-        StringArray::try_new(OffsetBuffer::new(self.offsets.into()), self.bytes.into(), None)
-            .expect("offsets of whole strings")
+    fn finish(mut self) -> StringArray {
+        self.0.finish()
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
 use crate::canonical::{CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array};
@@ -114,18 +114,19 @@ impl CurPlan {
         let unblended = raw.money(UNBLENDED)?.map_or_else(|| vec![Money::ZERO; len], MoneyColumn::or_zero);
 
         let mut billing_period = Vec::with_capacity(len);
-        let mut starts = Vec::with_capacity(len);
         // Every row of a file usually has one period start: it is converted once.
         let mut last: Option<(i64, BillingPeriod)> = None;
         for row in 0..len {
-            let period = match (period_start[row], last) {
+            let period = match (period_start.is_valid(row).then(|| period_start.value(row)), last) {
                 (Some(micros), Some((seen, period))) if micros == seen => Some(period),
                 (Some(micros), _) => BillingPeriod::of_micros(micros).inspect(|&period| last = Some((micros, period))),
                 (None, _) => None,
             }
             .ok_or_else(|| raw.required_missing(row, BILLING_PERIOD_START))?;
             billing_period.push(period);
-            starts.push(usage_start[row].ok_or_else(|| raw.required_missing(row, USAGE_START))?);
+            if usage_start.is_null(row) {
+                return Err(raw.required_missing(row, USAGE_START));
+            }
         }
 
         let amortized = self.amortized(raw, &line_item_type.map_rows(AmortizedRule::of), &unblended)?;
@@ -160,8 +161,8 @@ impl CurPlan {
 
         CanonicalColumns {
             billing_period,
-            usage_start: starts,
-            usage_end: raw.timestamps(USAGE_END)?.unwrap_or_else(|| vec![None; len]),
+            usage_start,
+            usage_end: raw.timestamps(USAGE_END)?.unwrap_or_else(|| TimestampMicrosecondArray::new_null(len)),
             payer_account_id: raw.dictionary_text(PAYER)?,
             account_id: raw.dictionary_text(ACCOUNT)?,
             line_item_type: raw.dictionary_text(LINE_ITEM_TYPE)?,
@@ -325,6 +326,51 @@ mod tests {
         let entry = map.value(row);
         let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
         (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect()
+    }
+
+    /// A legacy batch of three lines whose timestamps are Parquet's milliseconds.
+    fn timed_batch(starts: Vec<Option<i64>>, ends: Vec<Option<i64>>) -> (CurPlan, RawBatch) {
+        use arrow_array::{Float64Array, TimestampMillisecondArray};
+        let text = |v: &str| Arc::new(StringArray::from(vec![v; 3])) as ArrayRef;
+        let millis = |values: Vec<Option<i64>>| Arc::new(TimestampMillisecondArray::from(values)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            (BILLING_PERIOD_START, millis(vec![Some(1_704_067_200_000); 3])),
+            (USAGE_START, millis(starts)),
+            (USAGE_END, millis(ends)),
+            (ACCOUNT, text("111122223333")),
+            (LINE_ITEM_TYPE, text("Usage")),
+            (PRODUCT_CODE, text("AmazonApiGateway")),
+            (UNBLENDED, Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0])) as ArrayRef),
+        ])
+        .unwrap();
+        let columns: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let plan = CurPlan::new(ExportFormat::LegacyCur, &columns).unwrap();
+        (plan, RawBatch { batch, locations: Locations::FirstRow(1) })
+    }
+
+    #[test]
+    fn timestamps_pass_through_as_utc_microseconds_and_a_line_without_a_start_is_refused() {
+        use arrow_array::types::TimestampMicrosecondType;
+        let ctx = FileContext { export: "e".into(), source_file: "f.parquet".into() };
+        let (start, end) = (1_704_153_600_000, 1_704_240_000_000);
+        let (plan, raw) = timed_batch(vec![Some(start); 3], vec![Some(end), None, Some(end)]);
+        let batch = plan.canonicalize(&raw, &ctx).unwrap();
+        let micros = |name: &str| {
+            let column = batch.column_by_name(name).unwrap();
+            assert_eq!(
+                column.data_type(),
+                &arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))
+            );
+            column.as_primitive::<TimestampMicrosecondType>().iter().collect::<Vec<_>>()
+        };
+        assert_eq!(micros("usage_start"), [Some(start * 1000); 3]);
+        assert_eq!(micros("usage_end"), [Some(end * 1000), None, Some(end * 1000)]);
+
+        let (plan, raw) = timed_batch(vec![Some(start), Some(start), None], vec![None; 3]);
+        let error = plan.canonicalize(&raw, &ctx).unwrap_err();
+        let ErrorKind::BadValue { location, column, problem } = error else { panic!("{error:?}") };
+        assert_eq!((location, column.as_str()), (crate::error::Location::Row(3), USAGE_START));
+        assert!(problem.contains("every line item needs it"), "{problem}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! FOCUS 1.0–1.2 columns to the canonical schema.
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
 use crate::canonical::{CanonicalColumns, FileContext, map_from_source, text_array, text_column};
@@ -122,20 +122,23 @@ impl FocusPlan {
         let commitment = raw.text(COMMITMENT_ID)?;
 
         let mut billing_period = Vec::with_capacity(len);
-        let mut starts = Vec::with_capacity(len);
         let mut charge_class = Vec::with_capacity(len);
         let mut amortized = Vec::with_capacity(len);
-        for row in 0..len {
+        for (row, &billed) in billed.iter().enumerate() {
             billing_period.push(
-                period_start[row]
+                period_start
+                    .is_valid(row)
+                    .then(|| period_start.value(row))
                     .and_then(BillingPeriod::of_micros)
                     .ok_or_else(|| raw.required_missing(row, BILLING_PERIOD_START))?,
             );
-            starts.push(charge_start[row].ok_or_else(|| raw.required_missing(row, CHARGE_PERIOD_START))?);
+            if charge_start.is_null(row) {
+                return Err(raw.required_missing(row, CHARGE_PERIOD_START));
+            }
             let buys_commitment = commitment.as_ref().is_some_and(|c| c.is_valid(row) && !c.value(row).is_empty());
             let category = if category.is_valid(row) { category.value(row) } else { "" };
             charge_class.push(ChargeClass::from_focus_charge_category(category, buys_commitment));
-            amortized.push(effective.as_ref().and_then(|e| e.get(row)).unwrap_or(billed[row]));
+            amortized.push(effective.as_ref().and_then(|e| e.get(row)).unwrap_or(billed));
         }
 
         let names = raw.text(SERVICE_NAME)?;
@@ -157,8 +160,8 @@ impl FocusPlan {
 
         CanonicalColumns {
             billing_period,
-            usage_start: starts,
-            usage_end: raw.timestamps(CHARGE_PERIOD_END)?.unwrap_or_else(|| vec![None; len]),
+            usage_start: charge_start,
+            usage_end: raw.timestamps(CHARGE_PERIOD_END)?.unwrap_or_else(|| TimestampMicrosecondArray::new_null(len)),
             payer_account_id: text_column(raw.text(BILLING_ACCOUNT)?.as_ref(), len),
             account_id: text_column(raw.text(SUB_ACCOUNT)?.as_ref(), len),
             line_item_type: text_column(Some(&category), len),

@@ -5,7 +5,10 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 use curwatch_schema::Money;
@@ -301,8 +304,9 @@ impl RawBatch {
         }
     }
 
-    /// A timestamp column as UTC microseconds.
-    pub fn timestamps(&self, name: &str) -> Result<Option<Vec<Option<i64>>>, ErrorKind> {
+    /// A timestamp column as UTC microseconds. A column already of timestamps is converted
+    /// in one pass over its values (none when it is in microseconds).
+    pub fn timestamps(&self, name: &str) -> Result<Option<TimestampMicrosecondArray>, ErrorKind> {
         let Some(array) = self.column(name) else {
             return Ok(None);
         };
@@ -310,7 +314,7 @@ impl RawBatch {
             DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
                 let target = DataType::Timestamp(TimeUnit::Microsecond, None);
                 let micros = arrow_cast::cast(array, &target).map_err(|e| wrong_type_msg(name, e))?;
-                Ok(Some(micros.as_primitive::<TimestampMicrosecondType>().iter().collect()))
+                Ok(Some(micros.as_primitive::<TimestampMicrosecondType>().clone()))
             }
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
                 let text = self.text(name)?.expect("present");
@@ -333,7 +337,7 @@ impl RawBatch {
                         }
                     });
                 }
-                Ok(Some(out))
+                Ok(Some(TimestampMicrosecondArray::from(out)))
             }
             _ => Err(wrong_type(name, array, "a timestamp")),
         }
