@@ -185,8 +185,9 @@ struct RawSums {
 /// Who owns a line shape, and why.
 struct Owner {
     shape: ShapeIds,
-    /// The line's classification (it depends only on resource and usage type, part of the shape).
-    api: Rc<ApiLine>,
+    /// The line's classification (it depends only on resource and usage type, part of the
+    /// shape): its place in [`Classified::lines`].
+    api: u32,
     team: Rc<str>,
     /// `team` interned: usage weights are summed by it.
     team_id: u32,
@@ -307,7 +308,7 @@ pub fn allocate_each(
     sink: &mut dyn FnMut(&AllocatedRowRef<'_>),
 ) -> Result<Allocation, AllocateError> {
     let mut strings = Interner::default();
-    let (classified, types) = classify_all(store, periods, granularity)?;
+    let (mut classified, types) = classify_all(store, periods, granularity)?;
     let day_label = |day: u32| if granularity == Granularity::Day { day_text(day) } else { String::new() };
 
     let mut allocation = Allocation::default();
@@ -340,12 +341,13 @@ pub fn allocate_each(
                 };
                 // A pair the first pass did not see (the store changed between passes) is
                 // classified on its own.
-                let api = classified
-                    .get(&pairs.pair(resource, usage_type))
-                    .cloned()
-                    .unwrap_or_else(|| Rc::new(classify_line(resource, usage_type)));
+                let api = match classified.index.get(&pairs.pair(resource, usage_type)) {
+                    Some(&api) => api,
+                    None => classified.push(classify_line(resource, usage_type)),
+                };
                 let texts = (&mut teams, &mut shared_texts);
-                owners.push(decide_owner(strings, texts, rules, &types, api, shape, line.tag_pairs()));
+                let classification = (&classified.lines[api as usize], api);
+                owners.push(decide_owner(strings, texts, rules, &types, classification, shape, line.tag_pairs()));
                 (owners.len() - 1) as u32
             });
         }
@@ -355,7 +357,7 @@ pub fn allocate_each(
         let (period, day, charge_class, line_item_type) =
             (line.period, line.day, line.charge_class, line.line_item_type);
         source_totals.entry((period, account)).or_default().add(line.costs);
-        let api = &owner.api;
+        let api = &classified.lines[owner.api as usize];
         let class = strings.get(charge_class).unwrap_or("other");
         if api.api_id.is_none() && class != "usage" {
             let key = [period, day, account, product_region, usage_type, resource, charge_class, line_item_type];
@@ -483,12 +485,12 @@ fn decide_owner(
     (teams, shared): (&mut Interner, &mut SharedTexts),
     rules: &Rules,
     types: &ApiTypes,
-    api: Rc<ApiLine>,
+    (api, api_place): (&ApiLine, u32),
     shape: ShapeIds,
     tag_pairs: Vec<(&str, Cow<'_, str>)>,
 ) -> Owner {
     let region = line_region(strings, shape.usage_type, shape.product_region);
-    let api_type = types.resolve(&api);
+    let api_type = types.resolve(api);
     let tags: Vec<(&str, &str)> = tag_pairs.iter().map(|(key, value)| (*key, value.as_ref())).collect();
     let facts = LineFacts {
         account: strings.get(shape.account),
@@ -514,7 +516,7 @@ fn decide_owner(
     };
     Owner {
         shape,
-        api,
+        api: api_place,
         team_id: teams.id(Some(&team)),
         team,
         owner_source,
@@ -524,8 +526,21 @@ fn decide_owner(
     }
 }
 
-/// Classification of each distinct (resource, usage type), by fingerprint.
-type Classified = HashMap<Fingerprint, Rc<ApiLine>>;
+/// Classification of each distinct (resource, usage type): the lines in one vector, found by
+/// the pair's fingerprint. Owners refer to a line by its place, so a month's tens of thousands
+/// of pairs cost no allocation each beyond their text.
+#[derive(Default)]
+struct Classified {
+    index: HashMap<Fingerprint, u32>,
+    lines: Vec<ApiLine>,
+}
+
+impl Classified {
+    fn push(&mut self, line: ApiLine) -> u32 {
+        self.lines.push(line);
+        (self.lines.len() - 1) as u32
+    }
+}
 
 /// First pass: classifies every distinct resource and usage type of API Gateway lines and
 /// settles each API's type from all of them.
@@ -535,11 +550,12 @@ fn classify_all(
     granularity: Granularity,
 ) -> Result<(Classified, ApiTypes), AllocateError> {
     let mut classifier = PairClassifier::default();
-    let mut classified: Classified = HashMap::default();
+    let mut classified = Classified::default();
     lines::scan_pairs(store, periods, granularity, &mut |pair| {
-        classified
-            .entry(pair.fingerprint)
-            .or_insert_with(|| Rc::new(classifier.classify(pair.resource, pair.usage_type)));
+        if !classified.index.contains_key(&pair.fingerprint) {
+            let place = classified.push(classifier.classify(pair.resource, pair.usage_type));
+            classified.index.insert(pair.fingerprint, place);
+        }
     })?;
     Ok((classified, classifier.into_types()))
 }
