@@ -341,13 +341,9 @@ pub fn allocate_each(
                 };
                 // A pair the first pass did not see (the store changed between passes) is
                 // classified on its own.
-                let api = match classified.index.get(&pairs.pair(resource, usage_type)) {
-                    Some(&api) => api,
-                    None => classified.push(classify_line(resource, usage_type)),
-                };
+                let api = classified.place_of(pairs.pair(resource, usage_type), || classify_line(resource, usage_type));
                 let texts = (&mut teams, &mut shared_texts);
-                let classification = (&classified.lines[api as usize], api);
-                owners.push(decide_owner(strings, texts, rules, &types, classification, shape, line.tag_pairs()));
+                owners.push(decide_owner(strings, texts, rules, &types, (&classified, api), shape, line.tag_pairs()));
                 (owners.len() - 1) as u32
             });
         }
@@ -485,10 +481,11 @@ fn decide_owner(
     (teams, shared): (&mut Interner, &mut SharedTexts),
     rules: &Rules,
     types: &ApiTypes,
-    (api, api_place): (&ApiLine, u32),
+    (classified, api_place): (&Classified, u32),
     shape: ShapeIds,
     tag_pairs: Vec<(&str, Cow<'_, str>)>,
 ) -> Owner {
+    let api = &classified.lines[api_place as usize];
     let region = line_region(strings, shape.usage_type, shape.product_region);
     let api_type = types.resolve(api);
     let tags: Vec<(&str, &str)> = tag_pairs.iter().map(|(key, value)| (*key, value.as_ref())).collect();
@@ -536,9 +533,12 @@ struct Classified {
 }
 
 impl Classified {
-    fn push(&mut self, line: ApiLine) -> u32 {
-        self.lines.push(line);
-        (self.lines.len() - 1) as u32
+    /// The place of a pair's line, classified by `classify` on the pair's first sight.
+    fn place_of(&mut self, pair: Fingerprint, classify: impl FnOnce() -> ApiLine) -> u32 {
+        *self.index.entry(pair).or_insert_with(|| {
+            self.lines.push(classify());
+            (self.lines.len() - 1) as u32
+        })
     }
 }
 
@@ -552,10 +552,7 @@ fn classify_all(
     let mut classifier = PairClassifier::default();
     let mut classified = Classified::default();
     lines::scan_pairs(store, periods, granularity, &mut |pair| {
-        if !classified.index.contains_key(&pair.fingerprint) {
-            let place = classified.push(classifier.classify(pair.resource, pair.usage_type));
-            classified.index.insert(pair.fingerprint, place);
-        }
+        classified.place_of(pair.fingerprint, || classifier.classify(pair.resource, pair.usage_type));
     })?;
     Ok((classified, classifier.into_types()))
 }
