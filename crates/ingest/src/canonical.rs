@@ -16,7 +16,7 @@ use curwatch_schema::naming::tag_key;
 use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
 
 use crate::error::ErrorKind;
-use crate::source::{MoneyColumn, RawBatch};
+use crate::source::{MoneyColumn, RawBatch, TextColumn};
 
 /// Identity stamped on every row of one source file.
 #[derive(Debug, Clone)]
@@ -167,17 +167,69 @@ pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, Er
     let len = raw.len();
     let mut builder = TagMapBuilder::new(len);
     let source = raw.map(name)?;
-    let mut entries = Vec::new();
     for row in 0..len {
         if let Some(source) = &source {
-            raw.map_entries(source, name, row, &mut entries)?;
-            for (key, value) in &entries {
-                builder.push_raw(key, value);
-            }
+            raw.for_each_entry(source, name, row, |key, value| builder.push_raw(key, value))?;
         }
         builder.end_row();
     }
     Ok(builder.finish())
+}
+
+/// A `tags` or `cost_categories` map from one text column per key (legacy CUR's
+/// `resource_tags_user_team`, ...), given in column order with their keys normalised: where
+/// several columns share a key, the first with text in a row gives the row its value (AWS
+/// merges colliding tag columns the same way); empty text adds no entry.
+///
+/// Such columns are sparse — a line has under one tag across all of them — so entries are
+/// gathered column by column, skipping null rows a bitmap word at a time, and then placed by
+/// row, instead of asking every column for every row.
+pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> ArrayRef {
+    let mut taken: HashMap<&str, Vec<bool>> = HashMap::new();
+    for (i, (key, _)) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|(earlier, _)| earlier == key) {
+            taken.entry(key.as_str()).or_insert_with(|| vec![false; len]);
+        }
+    }
+    // (row, column, text) in column order.
+    let mut found: Vec<(u32, u32, &str)> = Vec::new();
+    let (mut key_bytes, mut value_bytes) = (0, 0);
+    for (column, (key, text)) in columns.iter().enumerate() {
+        let mut rows_taken = taken.get_mut(key.as_str());
+        text.for_each_text(|row, value| {
+            if let Some(rows_taken) = rows_taken.as_deref_mut()
+                && std::mem::replace(&mut rows_taken[row], true)
+            {
+                return;
+            }
+            found.push((row as u32, column as u32, value));
+            key_bytes += key.len();
+            value_bytes += value.len();
+        });
+    }
+    // A counting sort by row, stable: within a row, entries stay in column order.
+    let mut offsets = vec![0i32; len + 1];
+    for &(row, ..) in &found {
+        offsets[row as usize + 1] += 1;
+    }
+    for row in 0..len {
+        offsets[row + 1] += offsets[row];
+    }
+    let mut next_slot = offsets[..len].to_vec();
+    let mut by_row = vec![0u32; found.len()];
+    for (i, &(row, ..)) in found.iter().enumerate() {
+        let slot = &mut next_slot[row as usize];
+        by_row[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+    let mut keys = TextBuffer::with_capacity(found.len(), key_bytes);
+    let mut values = TextBuffer::with_capacity(found.len(), value_bytes);
+    for &i in &by_row {
+        let (_, column, value) = found[i as usize];
+        keys.push(&columns[column as usize].0);
+        values.push(value);
+    }
+    Arc::new(map_array(offsets, keys.finish(), values.finish()))
 }
 
 /// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.
@@ -232,26 +284,9 @@ impl TagMapBuilder {
         }
     }
 
-    /// The normalised form of a raw key (cached: the same few keys repeat on every row).
-    pub fn key(&mut self, raw: &str) -> &str {
-        normalised_key(&mut self.normalised, raw)
-    }
-
-    /// Adds an entry under an already-normalised key; the first value of a key wins
-    /// (AWS merges colliding tag columns the same way).
-    pub fn push_normalised(&mut self, key: &str, value: &str) {
-        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value, true);
-    }
-
-    /// Adds an entry under a normalised key that no earlier entry of the row can have, so
-    /// the row is not searched for it.
-    pub fn push_first(&mut self, key: &str, value: &str) {
-        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value, false);
-    }
-
     pub fn push_raw(&mut self, raw_key: &str, value: &str) {
         let key = normalised_key(&mut self.normalised, raw_key);
-        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value, true);
+        push_entry(&mut self.keys, &mut self.values, &self.rows, key, value);
     }
 
     pub fn end_row(&mut self) {
@@ -270,16 +305,11 @@ fn normalised_key<'a>(cache: &'a mut HashMap<String, String>, raw: &str) -> &'a 
     &cache[raw]
 }
 
-/// Appends `key = value` to the row being built unless the value is empty or, when the key
-/// `may_repeat`, the row already has it (the row's entries start at the last of `rows`).
-/// Inlined: it runs once per tag of every line, and each caller passes a constant `may_repeat`.
-#[inline(always)]
-fn push_entry(keys: &mut TextBuffer, values: &mut TextBuffer, rows: &[i32], key: &str, value: &str, may_repeat: bool) {
-    let taken = || {
-        let row_first_entry = *rows.last().expect("rows start with 0") as usize;
-        (row_first_entry..keys.len()).any(|i| keys.get(i) == key.as_bytes())
-    };
-    if value.is_empty() || (may_repeat && taken()) {
+/// Appends `key = value` to the row being built unless the value is empty or the row already
+/// has the key (the row's entries start at the last of `rows`).
+fn push_entry(keys: &mut TextBuffer, values: &mut TextBuffer, rows: &[i32], key: &str, value: &str) {
+    let row_first_entry = *rows.last().expect("rows start with 0") as usize;
+    if value.is_empty() || (row_first_entry..keys.len()).any(|i| keys.get(i) == key.as_bytes()) {
         return;
     }
     keys.push(key);

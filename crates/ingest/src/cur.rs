@@ -3,12 +3,15 @@
 //! Both use the same snake_case names (legacy CSV headers are normalised to them on
 //! read); they differ only in where tags, cost categories and some product attributes live.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
+use arrow_array::builder::StringDictionaryBuilder;
+use arrow_array::types::Int32Type;
 use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
+use curwatch_schema::naming::tag_key;
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
-use crate::canonical::{CanonicalColumns, FileContext, TagMapBuilder, constant_text, map_from_source, text_array};
+use crate::canonical::{CanonicalColumns, FileContext, constant_text, map_from_source, sparse_map, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
 use crate::source::{MapColumn, MoneyColumn, RawBatch};
@@ -229,37 +232,18 @@ impl CurPlan {
         legacy_columns: &[String],
         legacy_prefix: &str,
     ) -> Result<arrow_array::ArrayRef, ErrorKind> {
-        let len = raw.len();
-        let mut builder = TagMapBuilder::new(len);
         if self.format == ExportFormat::Cur2 {
             return map_from_source(raw, map_name);
         }
         let mut columns = Vec::with_capacity(legacy_columns.len());
-        let mut keys_taken = HashSet::new();
         for name in legacy_columns {
             let values = raw.text_in_place(name)?.expect("listed from the header");
             // A column without text in this batch adds nothing to any row.
-            if values.is_blank() {
-                continue;
+            if !values.is_blank() {
+                columns.push((tag_key(&name[legacy_prefix.len()..]), values));
             }
-            let key = builder.key(&name[legacy_prefix.len()..]).to_owned();
-            // Only a column whose key an earlier column shares must look for that key in the row.
-            let shared = !keys_taken.insert(key.clone());
-            columns.push((key, values, shared));
         }
-        for row in 0..len {
-            for (key, values, shared) in &columns {
-                if let Some(value) = values.get(row) {
-                    if *shared {
-                        builder.push_normalised(key, value);
-                    } else {
-                        builder.push_first(key, value);
-                    }
-                }
-            }
-            builder.end_row();
-        }
-        Ok(builder.finish())
+        Ok(sparse_map(raw.len(), &columns))
     }
 }
 
@@ -302,14 +286,26 @@ fn product_attribute(
     let Some(map) = map else {
         return Ok(text_array(std::iter::repeat_n(None, len), len));
     };
-    let mut entries = Vec::new();
-    let mut values: Vec<Option<String>> = Vec::with_capacity(len);
+    let mut builder = StringDictionaryBuilder::<Int32Type>::with_capacity(len, 64, 1024);
+    // The value of the earliest of `keys` the row has; one buffer for every row.
+    let mut found = String::new();
     for row in 0..len {
-        raw.map_entries(map, PRODUCT_MAP, row, &mut entries)?;
-        let found = keys.iter().find_map(|k| entries.iter().find(|(key, _)| key == k)).map(|(_, v)| v.clone());
-        values.push(found);
+        // That key's place in `keys`.
+        let mut rank = usize::MAX;
+        raw.for_each_entry(map, PRODUCT_MAP, row, |key, value| {
+            if let Some(place) = keys.iter().position(|k| *k == key).filter(|&place| place < rank) {
+                rank = place;
+                found.clear();
+                found.push_str(value);
+            }
+        })?;
+        if rank == usize::MAX {
+            builder.append_null();
+        } else {
+            builder.append_value(&found);
+        }
     }
-    Ok(text_array(values.iter().map(|v| v.as_deref()), len))
+    Ok(Arc::new(builder.finish()))
 }
 
 #[cfg(test)]
@@ -326,6 +322,70 @@ mod tests {
         let entry = map.value(row);
         let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
         (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect()
+    }
+
+    #[test]
+    fn sparse_tag_columns_give_the_map_that_reading_every_row_gives() {
+        // 300 rows (several bitmap words): a sparse plain column, a dense dictionary column,
+        // a sparse dictionary column sharing the first one's key, and empty text here and there.
+        let rows = 300;
+        let sparse: Vec<Option<String>> =
+            (0..rows).map(|r| (r % 61 == 3).then(|| if r == 125 { String::new() } else { format!("t{r}") })).collect();
+        let dense: Vec<Option<&str>> = (0..rows).map(|r| Some(["prod", "dev", ""][r % 3])).collect();
+        let shared: Vec<Option<&str>> = (0..rows).map(|r| (r % 2 == 1).then_some("other")).collect();
+        let columns = [
+            ("resource_tags_user_team", Arc::new(StringArray::from(sparse.clone())) as ArrayRef),
+            ("resource_tags_user_env", Arc::new(dense.iter().copied().collect::<DictionaryArray<Int32Type>>())),
+            ("resource_tags_user_Team", Arc::new(shared.iter().copied().collect::<DictionaryArray<Int32Type>>())),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let plan = CurPlan {
+            format: ExportFormat::LegacyCur,
+            tag_columns: names.clone(),
+            category_columns: Vec::new(),
+            wanted: names,
+        };
+        let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
+        let map = plan.map_column(&raw, TAG_MAP, &plan.tag_columns, LEGACY_TAG_PREFIX).unwrap();
+        let map = map.as_map();
+        for row in 0..rows {
+            let mut expected: Vec<(String, String)> = Vec::new();
+            let cells = [("team", sparse[row].as_deref()), ("env", dense[row]), ("team", shared[row])];
+            for (key, value) in cells {
+                if let Some(value) = value.filter(|v| !v.is_empty())
+                    && !expected.iter().any(|(k, _)| k == key)
+                {
+                    expected.push((key.to_owned(), value.to_owned()));
+                }
+            }
+            assert_eq!(entries(map, row), expected, "row {row}");
+        }
+    }
+
+    #[test]
+    fn product_attributes_come_from_the_earliest_key_a_row_has() {
+        use curwatch_schema::columns::map_array;
+        // Rows: both keys; only the fallback; an empty first choice, then the fallback; a null map.
+        let (keys, values) = (
+            StringArray::from(vec!["region", "region_code", "region", "region_code", "region"]),
+            StringArray::from(vec!["Europe", "eu-west-1", "US East", "", "Asia"]),
+        );
+        let map = map_array(vec![0, 2, 3, 5, 5], keys, values);
+        let map = arrow_array::MapArray::new(
+            curwatch_schema::columns::map_entries_field(),
+            map.offsets().clone(),
+            map.entries().clone(),
+            Some(vec![true, true, true, false].into()),
+            false,
+        );
+        let batch = RecordBatch::try_from_iter([(PRODUCT_MAP, Arc::new(map) as ArrayRef)]).unwrap();
+        let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
+        let product = raw.map(PRODUCT_MAP).unwrap();
+        let region = product_attribute(&raw, product.as_ref(), &["region_code", "region"], 4).unwrap();
+        let region = region.as_dictionary::<Int32Type>();
+        let region: Vec<Option<&str>> = region.downcast_dict::<StringArray>().unwrap().into_iter().collect();
+        assert_eq!(region, [Some("eu-west-1"), Some("US East"), Some("Asia"), None]);
     }
 
     /// A legacy batch of three lines whose timestamps are Parquet's milliseconds.

@@ -3,7 +3,7 @@
 use arrow_array::{Array, RecordBatch, TimestampMicrosecondArray};
 use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 
-use crate::canonical::{CanonicalColumns, FileContext, map_from_source, text_array, text_column};
+use crate::canonical::{CanonicalColumns, FileContext, map_from_source, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
 use crate::source::{MoneyColumn, RawBatch};
@@ -151,8 +151,8 @@ impl FocusPlan {
             }),
             len,
         );
-        let region = raw.text(REGION_ID)?.or(raw.text(REGION_LEGACY)?);
-        let unit = raw.text(PRICING_UNIT)?.or(raw.text(CONSUMED_UNIT)?);
+        // The first of two columns the file has, read as a dictionary where it is one.
+        let either = |first: &str, second: &str| raw.dictionary_text(if raw.has(first) { first } else { second });
         let provider = match raw.text(PROVIDER)? {
             Some(p) => text_array(p.iter().map(|p| Some(p.filter(|p| !p.is_empty()).unwrap_or("unknown"))), len),
             None => text_array(std::iter::repeat_n(Some("unknown"), len), len),
@@ -162,20 +162,20 @@ impl FocusPlan {
             billing_period,
             usage_start: charge_start,
             usage_end: raw.timestamps(CHARGE_PERIOD_END)?.unwrap_or_else(|| TimestampMicrosecondArray::new_null(len)),
-            payer_account_id: text_column(raw.text(BILLING_ACCOUNT)?.as_ref(), len),
-            account_id: text_column(raw.text(SUB_ACCOUNT)?.as_ref(), len),
-            line_item_type: text_column(Some(&category), len),
+            payer_account_id: raw.dictionary_text(BILLING_ACCOUNT)?,
+            account_id: raw.dictionary_text(SUB_ACCOUNT)?,
+            line_item_type: raw.dictionary_text(CHARGE_CATEGORY)?,
             charge_class,
             provider,
             service,
-            service_name: text_column(names.as_ref(), len),
-            region: text_column(region.as_ref(), len),
-            usage_type: text_column(raw.text(USAGE_TYPE)?.as_ref(), len),
-            operation: text_column(raw.text(OPERATION)?.as_ref(), len),
+            service_name: raw.dictionary_text(SERVICE_NAME)?,
+            region: either(REGION_ID, REGION_LEGACY)?,
+            usage_type: raw.dictionary_text(USAGE_TYPE)?,
+            operation: raw.dictionary_text(OPERATION)?,
             resource_id: raw.distinct_text(RESOURCE_ID)?,
             usage_amount: raw.float(QUANTITY)?.unwrap_or_else(|| vec![None; len].into()),
-            pricing_unit: text_column(unit.as_ref(), len),
-            currency: text_column(raw.text(CURRENCY)?.as_ref(), len),
+            pricing_unit: either(PRICING_UNIT, CONSUMED_UNIT)?,
+            currency: raw.dictionary_text(CURRENCY)?,
             unblended_cost: billed,
             net_unblended_cost: None,
             amortized_cost: amortized,

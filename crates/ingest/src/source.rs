@@ -83,6 +83,30 @@ impl TextColumn<'_> {
         }
     }
 
+    /// Calls `f` with each row that has text (not null, not empty), in row order. Null rows
+    /// are skipped by their validity bitmap a word at a time: sparse columns (legacy tag
+    /// columns, where a line has under one tag across all of them) cost little more than
+    /// their bitmaps.
+    pub fn for_each_text<'s>(&'s self, mut f: impl FnMut(usize, &'s str)) {
+        match self {
+            TextColumn::Dictionary { keys, values } => {
+                let usable: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| !v.is_empty())).collect();
+                for_each_valid(keys.nulls(), keys.len(), |row| {
+                    let key = keys.value(row) as usize;
+                    if usable[key] {
+                        f(row, values.value(key));
+                    }
+                });
+            }
+            TextColumn::Plain(text) => for_each_valid(text.nulls(), text.len(), |row| {
+                let value = text.value(row);
+                if !value.is_empty() {
+                    f(row, value);
+                }
+            }),
+        }
+    }
+
     /// Whether no row has text: every row null or empty (a dictionary of only empty values
     /// counts as such, whatever its keys).
     pub fn is_blank(&self) -> bool {
@@ -106,10 +130,25 @@ impl TextColumn<'_> {
     }
 }
 
+/// Calls `f` with each of `len` rows that `nulls` marks valid.
+fn for_each_valid(nulls: Option<&NullBuffer>, len: usize, f: impl FnMut(usize)) {
+    match nulls.filter(|nulls| nulls.null_count() > 0) {
+        Some(nulls) => nulls.valid_indices().for_each(f),
+        None => (0..len).for_each(f),
+    }
+}
+
 /// A map-valued column: a real Arrow map or JSON object text (CSV, some FOCUS files).
 pub(crate) enum MapColumn {
-    Map(MapArray),
+    Map(Box<MapText>),
     Json(StringArray),
+}
+
+/// An Arrow map with its keys and values as text: cast once for the batch, not per row.
+pub(crate) struct MapText {
+    map: MapArray,
+    keys: StringArray,
+    values: StringArray,
 }
 
 impl RawBatch {
@@ -349,7 +388,15 @@ impl RawBatch {
             return Ok(None);
         };
         match array.data_type() {
-            DataType::Map(_, _) => Ok(Some(MapColumn::Map(array.as_map().clone()))),
+            DataType::Map(_, _) => {
+                let map = array.as_map().clone();
+                let as_text = |entries: &ArrayRef| -> Result<StringArray, ErrorKind> {
+                    let text = arrow_cast::cast(entries, &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
+                    Ok(text.as_string::<i32>().clone())
+                };
+                let (keys, values) = (as_text(map.keys())?, as_text(map.values())?);
+                Ok(Some(MapColumn::Map(Box::new(MapText { map, keys, values }))))
+            }
             _ => match self.text(name) {
                 Ok(Some(text)) => Ok(Some(MapColumn::Json(text))),
                 Ok(None) => Ok(None),
@@ -358,28 +405,25 @@ impl RawBatch {
         }
     }
 
-    /// Reads one row of a map column into `(key, value)` pairs.
-    pub fn map_entries(
+    /// Calls `f` with each entry of one row of a map column that has a value: not null, not
+    /// empty.
+    pub fn for_each_entry(
         &self,
         column: &MapColumn,
         name: &str,
         row: usize,
-        out: &mut Vec<(String, String)>,
+        mut f: impl FnMut(&str, &str),
     ) -> Result<(), ErrorKind> {
-        out.clear();
         match column {
-            MapColumn::Map(map) => {
+            MapColumn::Map(text) => {
+                let MapText { map, keys, values } = text.as_ref();
                 if map.is_null(row) {
                     return Ok(());
                 }
-                let entries = map.value(row);
-                let keys = arrow_cast::cast(entries.column(0), &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
-                let values =
-                    arrow_cast::cast(entries.column(1), &DataType::Utf8).map_err(|e| wrong_type_msg(name, e))?;
-                let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
-                for i in 0..keys.len() {
-                    if keys.is_valid(i) && values.is_valid(i) && !values.value(i).is_empty() {
-                        out.push((keys.value(i).to_owned(), values.value(i).to_owned()));
+                let offsets = map.value_offsets();
+                for entry in offsets[row] as usize..offsets[row + 1] as usize {
+                    if keys.is_valid(entry) && values.is_valid(entry) && !values.value(entry).is_empty() {
+                        f(keys.value(entry), values.value(entry));
                     }
                 }
             }
@@ -403,7 +447,7 @@ impl RawBatch {
                         other => other.to_string(),
                     };
                     if !value.is_empty() {
-                        out.push((key, value));
+                        f(&key, &value);
                     }
                 }
             }
