@@ -71,6 +71,7 @@ fn decode(path: &str) -> u64 {
         .map(|(i, _)| i)
         .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().expect("reader");
+    // Batches of ingest's size: the fastest of the sizes tried, for the floor as for ingest.
+    let reader = builder.with_projection(mask).with_batch_size(curwatch_ingest::BATCH_ROWS).build().expect("reader");
     reader.map(|batch| batch.expect("batch").num_rows() as u64).sum()
 }

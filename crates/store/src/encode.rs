@@ -24,8 +24,10 @@ use crate::direct::DirectFile;
 use crate::error::StoreError;
 use crate::maps::MapChunk;
 
-/// Batches smaller than this are encoded on the calling thread alone.
-const PARALLEL_FROM_ROWS: usize = 8 * 1024;
+/// Batches smaller than this are encoded on the calling thread alone. Ingest's batches of
+/// 16,384 rows are: a helper thread per batch cost more than it saved, while the decoding
+/// thread keeps the other core busy (see docs/performance.md).
+const PARALLEL_FROM_ROWS: usize = 64 * 1024;
 
 /// An open row group: one writer per top-level field.
 pub(crate) struct RowGroup {
