@@ -173,38 +173,83 @@ pub(crate) struct DailySummary {
     sums: FastMap<SummaryKey, Sums>,
 }
 
-impl DailySummary {
-    /// Adds canonical rows.
-    pub(crate) fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+/// A batch's rows summed by their summary key, the keys' texts not yet interned: what the
+/// summary needs from a batch, worked out where batches are arranged (the decoding thread),
+/// so that the writer's thread only merges a few sums a batch.
+pub(crate) struct BatchSums {
+    columns: Vec<DictionaryArray<Int32Type>>,
+    keyed: KeyedSums,
+}
+
+enum KeyedSums {
+    /// Summed by packed key; the keys' per-row codes are dropped once summed.
+    Packed { packed: PackedKeys, by_code: FastMap<u64, Sums> },
+    /// Keys too wide to pack: summed row by row when merged.
+    Rows(RecordBatch),
+}
+
+impl BatchSums {
+    /// Sums canonical rows by their summary key.
+    pub(crate) fn of(batch: &RecordBatch) -> Result<Self, StoreError> {
         let mut columns = Vec::with_capacity(SUMMARY_TEXT_COLUMNS.len());
         for column in SUMMARY_TEXT_COLUMNS {
             let dict = batch
                 .column_by_name(column)
                 .and_then(|c| c.as_dictionary_opt::<Int32Type>())
                 .ok_or_else(|| StoreError::Invalid(format!("`{column}` is not dictionary text")))?;
-            columns.push(dict);
+            columns.push(dict.clone());
         }
-        let starts = batch
-            .column_by_name(USAGE_START)
-            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-            .ok_or_else(|| StoreError::Invalid(format!("`{USAGE_START}` is not a timestamp")))?;
         let amounts = Amounts::of(batch)?;
-        let days: Vec<Option<i64>> =
-            starts.iter().map(|start| start.map(|micros| micros.div_euclid(MICROS_PER_DAY))).collect();
-        match PackedKeys::of(&columns, &days) {
-            Some(packed) => self.add_packed(&columns, &packed, &amounts),
-            None => self.add_each(&columns, &days, &amounts),
+        let days = days_of(batch)?;
+        let refs: Vec<&DictionaryArray<Int32Type>> = columns.iter().collect();
+        let keyed = match PackedKeys::of(&refs, &days) {
+            Some(mut packed) => {
+                // A row costs one lookup of a number instead of hashing ten ids and a day.
+                let mut by_code: FastMap<u64, Sums> = FastMap::default();
+                for (row, &code) in packed.codes.iter().enumerate() {
+                    amounts.add_row(by_code.entry(code).or_default(), row);
+                }
+                packed.codes = Vec::new();
+                KeyedSums::Packed { packed, by_code }
+            }
+            None => KeyedSums::Rows(batch.clone()),
+        };
+        Ok(BatchSums { columns, keyed })
+    }
+}
+
+/// Each row's day (days since 1970), none for a line without a start time.
+fn days_of(batch: &RecordBatch) -> Result<Vec<Option<i64>>, StoreError> {
+    let starts = batch
+        .column_by_name(USAGE_START)
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| StoreError::Invalid(format!("`{USAGE_START}` is not a timestamp")))?;
+    Ok(starts.iter().map(|start| start.map(|micros| micros.div_euclid(MICROS_PER_DAY))).collect())
+}
+
+impl DailySummary {
+    /// Adds canonical rows.
+    #[cfg(test)]
+    pub(crate) fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        self.add_sums(BatchSums::of(batch)?)
+    }
+
+    /// Adds a batch's sums: each distinct key's once.
+    pub(crate) fn add_sums(&mut self, sums: BatchSums) -> Result<(), StoreError> {
+        let columns: Vec<&DictionaryArray<Int32Type>> = sums.columns.iter().collect();
+        match sums.keyed {
+            KeyedSums::Packed { packed, by_code } => self.add_packed(&columns, &packed, by_code),
+            KeyedSums::Rows(batch) => self.add_each(&columns, &days_of(&batch)?, &Amounts::of(&batch)?),
         }
         Ok(())
     }
 
-    /// Sums rows by their packed key, then adds each distinct key's sums once: a row costs
-    /// one lookup of a number instead of hashing ten ids and a day.
-    fn add_packed(&mut self, columns: &[&DictionaryArray<Int32Type>], packed: &PackedKeys, amounts: &Amounts) {
-        let mut by_code: FastMap<u64, Sums> = FastMap::default();
-        for (row, &code) in packed.codes.iter().enumerate() {
-            amounts.add_row(by_code.entry(code).or_default(), row);
-        }
+    fn add_packed(
+        &mut self,
+        columns: &[&DictionaryArray<Int32Type>],
+        packed: &PackedKeys,
+        by_code: FastMap<u64, Sums>,
+    ) {
         let value_ids: Vec<Vec<u32>> =
             columns.iter().zip(&mut self.values).map(|(dict, interner)| interner.value_ids(dict)).collect();
         for (code, sums) in by_code {

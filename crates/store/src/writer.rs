@@ -23,7 +23,7 @@ use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
 use crate::shapes::GatewayShapes;
 use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
-use crate::summary::DailySummary;
+use crate::summary::{BatchSums, DailySummary};
 
 /// Where a unit's rows came from; recorded with every partition it writes.
 #[derive(Debug, Clone, Default)]
@@ -57,11 +57,11 @@ struct PartitionWriter {
 
 impl PartitionWriter {
     fn write(&mut self, part: PeriodPart) -> Result<(), StoreError> {
-        let PeriodPart { gateway, others, .. } = part;
+        let PeriodPart { gateway, others, sums, .. } = part;
         for rows in [&gateway, &others].into_iter().flatten() {
             self.rows += rows.num_rows() as u64;
-            self.summary.add(rows)?;
         }
+        self.summary.add_sums(sums)?;
         if let Some(gateway) = &gateway {
             self.shapes.add(gateway)?;
         }
@@ -105,9 +105,10 @@ impl PartitionWriter {
 }
 
 /// Canonical rows arranged as the store writes them: by billing period, and within one
-/// period API Gateway lines apart from the rest (they go to row groups of their own).
-/// Arranging copies the rows, so it is a step of its own: ingest arranges each batch on the
-/// thread that decodes it, and the writer's thread only sums and encodes.
+/// period API Gateway lines apart from the rest (they go to row groups of their own), with
+/// the period's rows summed for the daily summary. Arranging copies the rows, so it is a step
+/// of its own: ingest arranges each batch on the thread that decodes it, and the writer's
+/// thread only merges sums and encodes.
 pub struct ArrangedBatch {
     parts: Vec<PeriodPart>,
 }
@@ -117,6 +118,7 @@ struct PeriodPart {
     period: BillingPeriod,
     gateway: Option<RecordBatch>,
     others: Option<RecordBatch>,
+    sums: BatchSums,
 }
 
 impl ArrangedBatch {
@@ -130,8 +132,9 @@ impl ArrangedBatch {
                 None => batch.clone(),
                 Some(indices) => take_rows(batch, &indices)?,
             };
+            let sums = BatchSums::of(&rows)?;
             let (gateway, others) = split_by_service(&rows, API_GATEWAY_SERVICE)?;
-            parts.push(PeriodPart { period, gateway, others });
+            parts.push(PeriodPart { period, gateway, others, sums });
         }
         Ok(ArrangedBatch { parts })
     }
