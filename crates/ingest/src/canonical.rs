@@ -6,14 +6,14 @@ use std::sync::Arc;
 use arrow_array::builder::{StringBuilder, StringDictionaryBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    Array, ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow_buffer::NullBuffer;
-use curwatch_schema::columns::map_array;
+use curwatch_schema::columns::tag_map_array;
 use curwatch_schema::money::{SCALE, STORED_PRECISION};
 use curwatch_schema::naming::tag_key;
-use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_schema};
+use curwatch_schema::{BillingPeriod, ChargeClass, Money, canonical_batch_schema};
 
 use crate::error::ErrorKind;
 use crate::source::{MoneyColumn, RawBatch, TextColumn};
@@ -84,7 +84,7 @@ impl CanonicalColumns {
             constant_text(&ctx.export, len),
             constant_text(&ctx.source_file, len),
         ];
-        RecordBatch::try_new(canonical_schema(), columns)
+        RecordBatch::try_new(canonical_batch_schema(), columns)
             .map_err(|e| ErrorKind::Unsupported(format!("internal schema mismatch: {e}")))
     }
 }
@@ -185,27 +185,46 @@ pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, Er
 /// gathered column by column, skipping null rows a bitmap word at a time, and then placed by
 /// row, instead of asking every column for every row.
 pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> ArrayRef {
-    let mut taken: HashMap<&str, Vec<bool>> = HashMap::new();
-    for (i, (key, _)) in columns.iter().enumerate() {
-        if columns[..i].iter().any(|(earlier, _)| earlier == key) {
-            taken.entry(key.as_str()).or_insert_with(|| vec![false; len]);
+    // The distinct keys, and each column's among them.
+    let mut keys: Vec<&str> = Vec::new();
+    let key_of: Vec<i32> = columns
+        .iter()
+        .map(|(key, _)| {
+            let place = keys.iter().position(|k| k == key).unwrap_or_else(|| {
+                keys.push(key);
+                keys.len() - 1
+            });
+            place as i32
+        })
+        .collect();
+    // Rows a key already has, for keys that several columns share.
+    let mut taken: Vec<Option<Vec<bool>>> = vec![None; keys.len()];
+    for &key in &key_of {
+        if key_of.iter().filter(|&&k| k == key).count() > 1 {
+            taken[key as usize].get_or_insert_with(|| vec![false; len]);
         }
     }
-    // (row, column, text) in column order.
-    let mut found: Vec<(u32, u32, &str)> = Vec::new();
-    let (mut key_bytes, mut value_bytes) = (0, 0);
-    for (column, (key, text)) in columns.iter().enumerate() {
-        let mut rows_taken = taken.get_mut(key.as_str());
+    // Every column's text one after another: an entry's value is a place in them, so no
+    // entry's text is copied.
+    let parts: Vec<&dyn Array> = columns.iter().map(|(_, text)| text.values() as &dyn Array).collect();
+    let values = if parts.is_empty() {
+        Arc::new(StringArray::new_null(0)) as ArrayRef
+    } else {
+        arrow_select::concat::concat(&parts).expect("text columns concatenate")
+    };
+    let mut found: Vec<(u32, i32, i32)> = Vec::new();
+    let mut start = 0;
+    for ((_, text), &key) in columns.iter().zip(&key_of) {
+        let mut rows_taken = taken[key as usize].as_mut();
         text.for_each_text(|row, value| {
             if let Some(rows_taken) = rows_taken.as_deref_mut()
                 && std::mem::replace(&mut rows_taken[row], true)
             {
                 return;
             }
-            found.push((row as u32, column as u32, value));
-            key_bytes += key.len();
-            value_bytes += value.len();
+            found.push((row as u32, key, (start + value) as i32));
         });
+        start += text.values().len();
     }
     // A counting sort by row, stable: within a row, entries stay in column order.
     let mut offsets = vec![0i32; len + 1];
@@ -216,20 +235,21 @@ pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Ar
         offsets[row + 1] += offsets[row];
     }
     let mut next_slot = offsets[..len].to_vec();
-    let mut by_row = vec![0u32; found.len()];
-    for (i, &(row, ..)) in found.iter().enumerate() {
+    let (mut entry_keys, mut entry_values) = (vec![0i32; found.len()], vec![0i32; found.len()]);
+    for &(row, key, value) in &found {
         let slot = &mut next_slot[row as usize];
-        by_row[*slot as usize] = i as u32;
+        entry_keys[*slot as usize] = key;
+        entry_values[*slot as usize] = value;
         *slot += 1;
     }
-    let mut keys = TextBuffer::with_capacity(found.len(), key_bytes);
-    let mut values = TextBuffer::with_capacity(found.len(), value_bytes);
-    for &i in &by_row {
-        let (_, column, value) = found[i as usize];
-        keys.push(&columns[column as usize].0);
-        values.push(value);
-    }
-    Arc::new(map_array(offsets, keys.finish(), values.finish()))
+    let dictionary = |keys: Vec<i32>, values: ArrayRef| {
+        DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).expect("keys within their values")
+    };
+    Arc::new(tag_map_array(
+        offsets,
+        dictionary(entry_keys, Arc::new(StringArray::from(keys))),
+        dictionary(entry_values, values),
+    ))
 }
 
 /// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.
@@ -294,7 +314,14 @@ impl TagMapBuilder {
     }
 
     pub fn finish(self) -> ArrayRef {
-        Arc::new(map_array(self.rows, self.keys.finish(), self.values.finish()))
+        // Dictionary text whose keys point at each entry's own text: the store's writer finds
+        // the distinct values, as it does for any text.
+        let text = |buffer: TextBuffer| {
+            let text = buffer.finish();
+            let keys = Int32Array::from_iter_values(0..text.len() as i32);
+            DictionaryArray::<Int32Type>::try_new(keys, Arc::new(text)).expect("keys within their values")
+        };
+        Arc::new(tag_map_array(self.rows, text(self.keys), text(self.values)))
     }
 }
 
@@ -316,12 +343,23 @@ fn push_entry(keys: &mut TextBuffer, values: &mut TextBuffer, rows: &[i32], key:
     values.push(value);
 }
 
+/// A map row's entries as text, whatever the map's key and value types.
+#[cfg(test)]
+pub(crate) fn map_row(map: &arrow_array::MapArray, row: usize) -> Vec<(String, String)> {
+    use arrow_array::cast::AsArray;
+    let entry = map.value(row);
+    let text = |column: usize| arrow_cast::cast(entry.column(column), &arrow_schema::DataType::Utf8).unwrap();
+    let (keys, values) = (text(0), text(1));
+    let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+    (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
-    use curwatch_schema::columns::map_type;
+    use curwatch_schema::columns::tag_map_type;
 
     #[test]
     fn money_columns_keep_nulls_and_refuse_amounts_too_large_to_store() {
@@ -353,13 +391,8 @@ mod tests {
         builder.push_raw("user:team", "");
         builder.end_row();
         let array = builder.finish();
-        assert_eq!(array.data_type(), &map_type());
-        let map = array.as_map();
-        let entries = |row: usize| {
-            let entry = map.value(row);
-            let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
-            (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect::<Vec<_>>()
-        };
+        assert_eq!(array.data_type(), &tag_map_type());
+        let entries = |row: usize| map_row(array.as_map(), row);
         assert_eq!(entries(0), [("cost_center".to_owned(), "a".to_owned())], "colliding keys merge, first wins");
         assert_eq!(entries(1), []);
         assert_eq!(

@@ -318,11 +318,7 @@ mod tests {
     use super::*;
     use crate::source::Locations;
 
-    fn entries(map: &arrow_array::MapArray, row: usize) -> Vec<(String, String)> {
-        let entry = map.value(row);
-        let (keys, values) = (entry.column(0).as_string::<i32>(), entry.column(1).as_string::<i32>());
-        (0..entry.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect()
-    }
+    use crate::canonical::map_row as entries;
 
     #[test]
     fn sparse_tag_columns_give_the_map_that_reading_every_row_gives() {

@@ -83,25 +83,32 @@ impl TextColumn<'_> {
         }
     }
 
-    /// Calls `f` with each row that has text (not null, not empty), in row order. Null rows
-    /// are skipped by their validity bitmap a word at a time: sparse columns (legacy tag
-    /// columns, where a line has under one tag across all of them) cost little more than
-    /// their bitmaps.
-    pub fn for_each_text<'s>(&'s self, mut f: impl FnMut(usize, &'s str)) {
+    /// The text the column's rows point into: a dictionary's values, or the rows themselves.
+    pub fn values(&self) -> &StringArray {
+        match self {
+            TextColumn::Dictionary { values, .. } => values,
+            TextColumn::Plain(text) => text,
+        }
+    }
+
+    /// Calls `f` with each row that has text (not null, not empty), in row order, with where
+    /// its text lies in [`TextColumn::values`]. Null rows are skipped by their validity bitmap
+    /// a word at a time: sparse columns (legacy tag columns, where a line has under one tag
+    /// across all of them) cost little more than their bitmaps.
+    pub fn for_each_text(&self, mut f: impl FnMut(usize, usize)) {
         match self {
             TextColumn::Dictionary { keys, values } => {
                 let usable: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| !v.is_empty())).collect();
                 for_each_valid(keys.nulls(), keys.len(), |row| {
                     let key = keys.value(row) as usize;
                     if usable[key] {
-                        f(row, values.value(key));
+                        f(row, key);
                     }
                 });
             }
             TextColumn::Plain(text) => for_each_valid(text.nulls(), text.len(), |row| {
-                let value = text.value(row);
-                if !value.is_empty() {
-                    f(row, value);
+                if !text.value(row).is_empty() {
+                    f(row, row);
                 }
             }),
         }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, MapArray, StringArray, StructArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, MapArray, StringArray, StructArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
@@ -52,18 +53,44 @@ pub fn money_type() -> DataType {
 
 /// The field layout of `tags` and `cost_categories`: a string-to-string map.
 pub fn map_entries_field() -> Arc<Field> {
-    Arc::new(Field::new(
-        "entries",
-        DataType::Struct(Fields::from(vec![
-            Field::new("keys", DataType::Utf8, false),
-            Field::new("values", DataType::Utf8, true),
-        ])),
-        false,
-    ))
+    entries_field(DataType::Utf8)
 }
 
 pub fn map_type() -> DataType {
     DataType::Map(map_entries_field(), false)
+}
+
+/// The field layout of `tags` and `cost_categories` in canonical batches: a map whose keys
+/// and values are dictionary text, as the flat text columns are.
+pub fn tag_map_entries_field() -> Arc<Field> {
+    entries_field(text_type())
+}
+
+pub fn tag_map_type() -> DataType {
+    DataType::Map(tag_map_entries_field(), false)
+}
+
+fn entries_field(text: DataType) -> Arc<Field> {
+    Arc::new(Field::new(
+        "entries",
+        DataType::Struct(Fields::from(vec![Field::new("keys", text.clone(), false), Field::new("values", text, true)])),
+        false,
+    ))
+}
+
+/// A canonical batch's `tags`-shaped map column from its entries' keys and values (dictionary
+/// text) and each row's offsets (one more than rows, the last the number of entries).
+pub fn tag_map_array(
+    offsets: Vec<i32>,
+    keys: DictionaryArray<Int32Type>,
+    values: DictionaryArray<Int32Type>,
+) -> MapArray {
+    let DataType::Struct(fields) = tag_map_entries_field().data_type().clone() else {
+        unreachable!("map entries are a struct")
+    };
+    let entries = StructArray::new(fields, vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
+    MapArray::try_new(tag_map_entries_field(), OffsetBuffer::new(offsets.into()), entries, None, false)
+        .expect("entries and offsets built together")
 }
 
 /// A `tags`-shaped map column from its entries' keys and values and each row's offsets
@@ -77,8 +104,19 @@ pub fn map_array(offsets: Vec<i32>, keys: StringArray, values: StringArray) -> M
         .expect("entries and offsets built together")
 }
 
-/// The canonical schema, in storage order.
+/// The canonical schema, in storage order: the store's line-item files.
 pub fn canonical_schema() -> SchemaRef {
+    schema_with_maps(map_type())
+}
+
+/// The schema of canonical batches on their way from ingest to the store: the store's, with
+/// the maps' keys and values as dictionary text, so that ingest hands the source's dictionary
+/// keys on instead of copying each entry's text (the store writes both the same way).
+pub fn canonical_batch_schema() -> SchemaRef {
+    schema_with_maps(tag_map_type())
+}
+
+fn schema_with_maps(map_type: DataType) -> SchemaRef {
     let text = |name: &str, nullable: bool| Field::new(name, text_type(), nullable);
     Arc::new(Schema::new(vec![
         text(BILLING_PERIOD, false),
@@ -101,8 +139,8 @@ pub fn canonical_schema() -> SchemaRef {
         Field::new(UNBLENDED_COST, money_type(), false),
         Field::new(NET_UNBLENDED_COST, money_type(), true),
         Field::new(AMORTIZED_COST, money_type(), false),
-        Field::new(TAGS, map_type(), true),
-        Field::new(COST_CATEGORIES, map_type(), true),
+        Field::new(TAGS, map_type.clone(), true),
+        Field::new(COST_CATEGORIES, map_type, true),
         text(EXPORT, false),
         text(SOURCE_FILE, false),
     ]))

@@ -12,6 +12,6 @@ pub mod naming;
 pub mod period;
 
 pub use charge_class::ChargeClass;
-pub use columns::canonical_schema;
+pub use columns::{canonical_batch_schema, canonical_schema};
 pub use money::Money;
 pub use period::BillingPeriod;

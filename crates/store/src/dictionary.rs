@@ -27,6 +27,8 @@ use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
+use crate::maps::MapText;
+
 /// Marks a source dictionary entry not yet given an id in the chunk.
 const UNSEEN: u32 = u32::MAX;
 /// Marks a null source dictionary entry (or a null key).
@@ -160,13 +162,21 @@ impl DictionaryChunk {
         rows: usize,
         levels: &[u8],
         level_count: usize,
-        text: &StringArray,
+        text: MapText<'_>,
         entries: impl Iterator<Item = usize> + Clone,
     ) -> Result<(), ParquetError> {
         self.rows += rows as u64;
         self.levels += level_count as u64;
-        let keyed =
-            !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_entry_keys(text, entries.clone());
+        let keyed = !self.full
+            && self.dictionary.len() < DICTIONARY_PAGE_LIMIT
+            && match text {
+                // A dictionary shared by the entries: each of its values looked up once.
+                MapText::Dictionary(dictionary, values) if values.len() < dictionary.len() => {
+                    self.fill_dictionary_entry_keys(dictionary, entries.clone())
+                }
+                // Text, or a dictionary with a value per entry (maps built entry by entry).
+                _ => self.fill_entry_keys(text, entries.clone()),
+            };
         if !keyed {
             self.start_plain();
             for entry in entries {
@@ -180,7 +190,7 @@ impl DictionaryChunk {
 
     /// Puts `entries` of `text` in `keys` as dictionary ids; `false`, with the dictionary as
     /// it was, when it fills on the way.
-    fn fill_entry_keys(&mut self, text: &StringArray, entries: impl Iterator<Item = usize>) -> bool {
+    fn fill_entry_keys(&mut self, text: MapText<'_>, entries: impl Iterator<Item = usize>) -> bool {
         let (count, bytes) = (self.spans.len(), self.dictionary.len());
         self.keys.clear();
         // Map entries repeat a handful of texts (tag keys, team names) in every batch: a small
@@ -201,6 +211,34 @@ impl DictionaryChunk {
             }
             let id = self.intern(value);
             recent[slot] = id;
+            self.keys.push(id);
+        }
+        true
+    }
+
+    /// Puts `entries` of dictionary text in `keys` as the chunk's ids, each dictionary entry
+    /// looked up once (see `renumber_for`); `false`, with the dictionary as it was, when it
+    /// fills on the way. The entries given all have text.
+    fn fill_dictionary_entry_keys(
+        &mut self,
+        dictionary: &DictionaryArray<Int32Type>,
+        entries: impl Iterator<Item = usize>,
+    ) -> bool {
+        let (count, bytes) = (self.spans.len(), self.dictionary.len());
+        let values = dictionary.values().as_string::<i32>();
+        self.renumber_for(dictionary.values());
+        self.keys.clear();
+        for entry in entries {
+            let key = dictionary.keys().value(entry) as usize;
+            let mut id = self.renumber[key];
+            if id == UNSEEN {
+                if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+                    self.stop_growing(count, bytes);
+                    return false;
+                }
+                id = self.intern(values.value(key).as_bytes());
+                self.renumber[key] = id;
+            }
             self.keys.push(id);
         }
         true

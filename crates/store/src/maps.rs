@@ -8,13 +8,54 @@
 //! are (a dictionary page, then RLE / bit-packed keys, plain once the dictionary fills).
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, DictionaryArray, StringArray};
 use bytes::Bytes;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::dictionary::{DictionaryChunk, encode_hybrid, push_level_section};
+
+/// A map's keys or values: text, or dictionary text as canonical batches carry them.
+#[derive(Clone, Copy)]
+pub(crate) enum MapText<'a> {
+    Text(&'a StringArray),
+    Dictionary(&'a DictionaryArray<Int32Type>, &'a StringArray),
+}
+
+impl<'a> MapText<'a> {
+    pub fn of(array: &'a ArrayRef) -> Option<Self> {
+        if let Some(text) = array.as_string_opt::<i32>() {
+            return Some(MapText::Text(text));
+        }
+        let dictionary = array.as_dictionary_opt::<Int32Type>()?;
+        Some(MapText::Dictionary(dictionary, dictionary.values().as_string_opt::<i32>()?))
+    }
+
+    /// Whether an entry has text (a dictionary entry's key and value both valid).
+    pub fn is_valid(&self, entry: usize) -> bool {
+        match self {
+            MapText::Text(text) => text.is_valid(entry),
+            MapText::Dictionary(dictionary, values) => {
+                dictionary.is_valid(entry) && values.is_valid(dictionary.keys().value(entry) as usize)
+            }
+        }
+    }
+
+    /// An entry's text, which must be valid.
+    pub fn value(&self, entry: usize) -> &'a str {
+        match self {
+            MapText::Text(text) => text.value(entry),
+            MapText::Dictionary(dictionary, values) => values.value(dictionary.keys().value(entry) as usize),
+        }
+    }
+
+    /// An entry's text, `None` when it has none.
+    pub fn get(&self, entry: usize) -> Option<&'a str> {
+        self.is_valid(entry).then(|| self.value(entry))
+    }
+}
 
 /// Definition levels of the store's map columns: an optional map of repeated entries with a
 /// required key and an optional value.
@@ -66,8 +107,8 @@ impl MapChunk {
         if map.is_empty() {
             return Ok(());
         }
-        let keys: &StringArray = map.keys().as_string_opt().ok_or_else(not_a_map)?;
-        let values: &StringArray = map.values().as_string_opt().ok_or_else(not_a_map)?;
+        let keys = MapText::of(map.keys()).ok_or_else(not_a_map)?;
+        let values = MapText::of(map.values()).ok_or_else(not_a_map)?;
         let offsets = map.value_offsets();
         self.repetition.clear();
         self.key_definition.clear();
@@ -104,7 +145,7 @@ impl MapChunk {
         // Keys are required: every entry has one.
         let first = offsets.first().map_or(0, |&o| o as usize);
         let last = offsets.last().map_or(0, |&o| o as usize);
-        if keys.null_count() > 0 && (first..last).any(|entry| keys.is_null(entry)) {
+        if (first..last).any(|entry| !keys.is_valid(entry)) {
             return Err(ParquetError::General("a map entry has no key".into()));
         }
         self.keys.write_entries(map.len(), &levels(&self.key_definition), count, keys, first..last)?;
@@ -125,7 +166,7 @@ mod tests {
     use arrow_array::{MapArray, RecordBatch};
     use arrow_buffer::{NullBuffer, OffsetBuffer};
     use arrow_schema::{Field, Schema};
-    use curwatch_schema::columns::{map_entries_field, map_type};
+    use curwatch_schema::columns::{map_entries_field, map_type, tag_map_entries_field};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::basic::Encoding;
     use parquet::file::properties::WriterProperties;
@@ -136,23 +177,28 @@ mod tests {
     /// A row: `None` for a null map, else its entries (a value may be null).
     type Row = Option<Vec<(String, Option<String>)>>;
 
-    fn map_of(rows: &[Row]) -> MapArray {
+    /// The rows as a map of text or, with `dictionary`, of dictionary text whose values the
+    /// entries share (as canonical batches carry maps).
+    fn map_of(rows: &[Row], dictionary: bool) -> MapArray {
         let (mut offsets, mut keys, mut values) = (vec![0i32], Vec::new(), Vec::new());
         for row in rows {
             for (key, value) in row.iter().flatten() {
-                keys.push(key.clone());
-                values.push(value.clone());
+                keys.push(Some(key.as_str()));
+                values.push(value.as_deref());
             }
             offsets.push(keys.len() as i32);
         }
-        let arrow_schema::DataType::Struct(fields) = map_entries_field().data_type().clone() else { unreachable!() };
-        let entries = arrow_array::StructArray::new(
-            fields,
-            vec![Arc::new(StringArray::from(keys)), Arc::new(StringArray::from(values))],
-            None,
-        );
+        let (field, children): (_, Vec<ArrayRef>) = if dictionary {
+            let text =
+                |t: Vec<Option<&str>>| Arc::new(t.into_iter().collect::<DictionaryArray<Int32Type>>()) as ArrayRef;
+            (tag_map_entries_field(), vec![text(keys), text(values)])
+        } else {
+            (map_entries_field(), vec![Arc::new(StringArray::from(keys)), Arc::new(StringArray::from(values))])
+        };
+        let arrow_schema::DataType::Struct(fields) = field.data_type().clone() else { unreachable!() };
+        let entries = arrow_array::StructArray::new(fields, children, None);
         let nulls = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
-        MapArray::try_new(map_entries_field(), OffsetBuffer::new(offsets.into()), entries, Some(nulls), false).unwrap()
+        MapArray::try_new(field, OffsetBuffer::new(offsets.into()), entries, Some(nulls), false).unwrap()
     }
 
     fn rows_of(map: &MapArray) -> Vec<Row> {
@@ -171,7 +217,7 @@ mod tests {
 
     /// Writes each batch of rows (sliced, as the store's writer slices batches into row
     /// groups) and reads the file back with Parquet's own reader.
-    fn round_trip(batches: &[Vec<Row>]) -> (Vec<Row>, parquet::file::metadata::ParquetMetaData) {
+    fn round_trip(batches: &[Vec<Row>], dictionary: bool) -> (Vec<Row>, parquet::file::metadata::ParquetMetaData) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maps.parquet");
         let schema = Arc::new(Schema::new(vec![Field::new("tags", map_type(), true)]));
@@ -181,8 +227,9 @@ mod tests {
             // One leading row more, sliced off: offsets then start past zero.
             let padded: Vec<Row> =
                 [Some(vec![("pad".to_owned(), None)])].into_iter().chain(rows.iter().cloned()).collect();
-            let column: arrow_array::ArrayRef = Arc::new(map_of(&padded).slice(1, rows.len()));
-            file.append(&mut group, &RecordBatch::try_new(schema.clone(), vec![column]).unwrap()).unwrap();
+            let column: ArrayRef = Arc::new(map_of(&padded, dictionary).slice(1, rows.len()));
+            let batch_schema = Arc::new(Schema::new(vec![Field::new("tags", column.data_type().clone(), true)]));
+            file.append(&mut group, &RecordBatch::try_new(batch_schema, vec![column]).unwrap()).unwrap();
         }
         file.close_row_group(group).unwrap();
         file.finish(Vec::new()).unwrap();
@@ -211,17 +258,24 @@ mod tests {
             .collect();
         let empty: Vec<Row> = vec![Some(vec![]); 10];
         let last: Vec<Row> = vec![Some(vec![entry("team", Some("payments"))]), None];
-        let (rows, metadata) = round_trip(&[first.clone(), many.clone(), empty.clone(), last.clone()]);
-        assert_eq!(rows, [first, many, empty, last].concat());
+        // Maps of text, and of dictionary text as ingest hands them over, write the same file.
+        let mut files = Vec::new();
+        for dictionary in [false, true] {
+            let (rows, metadata) = round_trip(&[first.clone(), many.clone(), empty.clone(), last.clone()], dictionary);
+            assert_eq!(rows, [first.clone(), many.clone(), empty.clone(), last.clone()].concat());
 
-        let group = metadata.row_group(0);
-        assert_eq!(group.num_rows(), 20_017);
-        let encodings = |leaf: usize| *group.column(leaf).page_encoding_stats_mask().unwrap();
-        assert!(encodings(0).is_only(Encoding::RLE_DICTIONARY), "three distinct keys");
-        assert!(encodings(1).is_set(Encoding::PLAIN) && encodings(1).is_set(Encoding::RLE_DICTIONARY));
-        // One level per entry, and one per empty or null map: six entries, an empty map and a
-        // null one in the first batch.
-        assert_eq!(group.column(0).num_values(), (6 + 2) + 40_000 + 10 + (1 + 1));
+            let group = metadata.row_group(0);
+            assert_eq!(group.num_rows(), 20_017);
+            let encodings = |leaf: usize| *group.column(leaf).page_encoding_stats_mask().unwrap();
+            assert!(encodings(0).is_only(Encoding::RLE_DICTIONARY), "three distinct keys");
+            assert!(encodings(1).is_set(Encoding::PLAIN) && encodings(1).is_set(Encoding::RLE_DICTIONARY));
+            // One level per entry, and one per empty or null map: six entries, an empty map and
+            // a null one in the first batch.
+            assert_eq!(group.column(0).num_values(), (6 + 2) + 40_000 + 10 + (1 + 1));
+            let sizes: Vec<i64> = (0..2).map(|leaf| group.column(leaf).compressed_size()).collect();
+            files.push(sizes);
+        }
+        assert_eq!(files[0], files[1]);
     }
 
     #[test]

@@ -29,6 +29,7 @@ use twox_hash::XxHash3_128;
 
 use crate::companion::{ContentId, SHAPES};
 use crate::error::StoreError;
+use crate::maps::MapText;
 use crate::summary::{Amounts, Sums};
 
 /// The text columns a shape is keyed by, beside its tags.
@@ -145,7 +146,9 @@ impl GatewayShapes {
             .column_by_name(TAGS)
             .and_then(|c| c.as_map_opt())
             .ok_or_else(|| StoreError::Invalid(format!("`{TAGS}` is not a map")))?;
-        let (tag_keys, tag_values) = (tags.keys().as_string::<i32>(), tags.values().as_string::<i32>());
+        let not_text = || StoreError::Invalid(format!("`{TAGS}` is not a map of text"));
+        let tag_keys = MapText::of(tags.keys()).ok_or_else(not_text)?;
+        let tag_values = MapText::of(tags.values()).ok_or_else(not_text)?;
         let offsets = tags.value_offsets();
 
         let GatewayShapes { strings, entry_ids, index, fingerprints, ids, shapes, .. } = self;
@@ -166,26 +169,21 @@ impl GatewayShapes {
             bytes.extend_from_slice(resource.unwrap_or_default().as_bytes());
             let entries = if tags.is_valid(row) { offsets[row] as usize..offsets[row + 1] as usize } else { 0..0 };
             for entry in entries.clone() {
-                let value = tag_values.is_valid(entry).then(|| tag_values.value_length(entry) as u32);
-                bytes.extend_from_slice(&(tag_keys.value_length(entry) as u32).to_le_bytes());
+                let value = tag_values.get(entry).map(|v| v.len() as u32);
+                bytes.extend_from_slice(&(tag_keys.value(entry).len() as u32).to_le_bytes());
                 bytes.extend_from_slice(&value.unwrap_or(u32::MAX).to_le_bytes());
             }
-            if !entries.is_empty() {
-                let (key_offsets, value_offsets) = (tag_keys.value_offsets(), tag_values.value_offsets());
-                let key_bytes = key_offsets[entries.start] as usize..key_offsets[entries.end] as usize;
-                let value_bytes = value_offsets[entries.start] as usize..value_offsets[entries.end] as usize;
-                bytes.extend_from_slice(&tag_keys.value_data()[key_bytes]);
-                bytes.extend_from_slice(&tag_values.value_data()[value_bytes]);
+            for entry in entries.clone() {
+                bytes.extend_from_slice(tag_keys.value(entry).as_bytes());
+                bytes.extend_from_slice(tag_values.get(entry).unwrap_or_default().as_bytes());
             }
             let fingerprint = XxHash3_128::oneshot(&bytes);
             // The fingerprint's low half is already a good hash.
             let place = match index.find(fingerprint as u64, |&place| fingerprints[place as usize] == fingerprint) {
                 Some(&place) => place,
                 None => {
-                    let mut pairs: Vec<(&str, &str)> = entries
-                        .filter(|&e| tag_values.is_valid(e))
-                        .map(|e| (tag_keys.value(e), tag_values.value(e)))
-                        .collect();
+                    let mut pairs: Vec<(&str, &str)> =
+                        entries.filter_map(|e| Some((tag_keys.value(e), tag_values.get(e)?))).collect();
                     pairs.sort_unstable();
                     shape_ids.clear();
                     shape_ids.extend_from_slice(&text_ids);
