@@ -9,7 +9,7 @@ use arrow_array::types::Int32Type;
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
 use curwatch_schema::columns::{
     ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, NET_UNBLENDED_COST, SERVICE,
-    UNBLENDED_COST, USAGE_AMOUNT, USAGE_START,
+    UNBLENDED_COST, USAGE_AMOUNT, USAGE_END, USAGE_START,
 };
 use curwatch_schema::{BillingPeriod, Money, canonical_schema};
 use parquet::basic::Compression;
@@ -296,6 +296,14 @@ fn writer_properties() -> WriterProperties {
         properties = properties
             .set_column_dictionary_enabled(ColumnPath::from(column), false)
             .set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
+    }
+    // Start and end times repeat from line to line: delta-encoded, equal neighbours cost next
+    // to nothing, without a dictionary that hashes every value (4.8% of the writer thread's
+    // samples at 10M, in Parquet's interner).
+    for column in [USAGE_START, USAGE_END] {
+        properties = properties
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_encoding(ColumnPath::from(column), parquet::basic::Encoding::DELTA_BINARY_PACKED);
     }
     properties.build()
 }
