@@ -183,8 +183,10 @@ pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, Er
 ///
 /// Such columns are sparse — a line has under one tag across all of them — so entries are
 /// gathered column by column, skipping null rows a bitmap word at a time, and then placed by
-/// row, instead of asking every column for every row.
-pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> ArrayRef {
+/// row, instead of asking every column for every row. The map's keys and values are
+/// dictionary text pointing into the columns' own values (their dictionaries, or a plain
+/// column's rows), one after another: no entry's text is copied.
+pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Result<ArrayRef, ErrorKind> {
     // The distinct keys, and each column's among them.
     let mut keys: Vec<&str> = Vec::new();
     let key_of: Vec<i32> = columns
@@ -204,13 +206,12 @@ pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Ar
             taken[key as usize].get_or_insert_with(|| vec![false; len]);
         }
     }
-    // Every column's text one after another: an entry's value is a place in them, so no
-    // entry's text is copied.
     let parts: Vec<&dyn Array> = columns.iter().map(|(_, text)| text.values() as &dyn Array).collect();
     let values = if parts.is_empty() {
         Arc::new(StringArray::new_null(0)) as ArrayRef
     } else {
-        arrow_select::concat::concat(&parts).expect("text columns concatenate")
+        arrow_select::concat::concat(&parts)
+            .map_err(|e| ErrorKind::Unsupported(format!("tag columns too large for one batch: {e}")))?
     };
     let mut found: Vec<(u32, i32, i32)> = Vec::new();
     let mut start = 0;
@@ -245,11 +246,11 @@ pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Ar
     let dictionary = |keys: Vec<i32>, values: ArrayRef| {
         DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).expect("keys within their values")
     };
-    Arc::new(tag_map_array(
+    Ok(Arc::new(tag_map_array(
         offsets,
         dictionary(entry_keys, Arc::new(StringArray::from(keys))),
         dictionary(entry_values, values),
-    ))
+    )))
 }
 
 /// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.

@@ -243,7 +243,7 @@ impl CurPlan {
                 columns.push((tag_key(&name[legacy_prefix.len()..]), values));
             }
         }
-        Ok(sparse_map(raw.len(), &columns))
+        sparse_map(raw.len(), &columns)
     }
 }
 
