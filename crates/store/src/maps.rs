@@ -33,6 +33,14 @@ impl<'a> MapText<'a> {
         Some(MapText::Dictionary(dictionary, dictionary.values().as_string_opt::<i32>()?))
     }
 
+    /// Whether some entry may have no text.
+    pub fn may_be_null(&self) -> bool {
+        match self {
+            MapText::Text(text) => text.null_count() > 0,
+            MapText::Dictionary(dictionary, values) => dictionary.null_count() > 0 || values.null_count() > 0,
+        }
+    }
+
     /// Whether an entry has text (a dictionary entry's key and value both valid).
     pub fn is_valid(&self, entry: usize) -> bool {
         match self {
@@ -145,7 +153,7 @@ impl MapChunk {
         // Keys are required: every entry has one.
         let first = offsets.first().map_or(0, |&o| o as usize);
         let last = offsets.last().map_or(0, |&o| o as usize);
-        if (first..last).any(|entry| !keys.is_valid(entry)) {
+        if keys.may_be_null() && (first..last).any(|entry| !keys.is_valid(entry)) {
             return Err(ParquetError::General("a map entry has no key".into()));
         }
         self.keys.write_entries(map.len(), &levels(&self.key_definition), count, keys, first..last)?;
