@@ -187,6 +187,9 @@ pub(crate) fn map_from_source(raw: &RawBatch, name: &str) -> Result<ArrayRef, Er
 /// dictionary text pointing into the columns' own values (their dictionaries, or a plain
 /// column's rows), one after another: no entry's text is copied.
 pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Result<ArrayRef, ErrorKind> {
+    if let [(key, text)] = columns {
+        return Ok(one_column_map(len, key, text));
+    }
     // The distinct keys, and each column's among them.
     let mut keys: Vec<&str> = Vec::new();
     let key_of: Vec<i32> = columns
@@ -251,6 +254,27 @@ pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Re
         dictionary(entry_keys, Arc::new(StringArray::from(keys))),
         dictionary(entry_values, values),
     )))
+}
+
+/// [`sparse_map`] of a single column (a month's one cost category, say): its entries are in row
+/// order already, and point into its own values.
+fn one_column_map(len: usize, key: &str, text: &TextColumn<'_>) -> ArrayRef {
+    let mut offsets = Vec::with_capacity(len + 1);
+    let mut entry_values: Vec<i32> = Vec::new();
+    text.for_each_text(|row, value| {
+        // Every row up to this one starts where the entries so far end.
+        offsets.resize(row + 1, entry_values.len() as i32);
+        entry_values.push(value as i32);
+    });
+    offsets.resize(len + 1, entry_values.len() as i32);
+    let keys = DictionaryArray::<Int32Type>::try_new(
+        Int32Array::from(vec![0; entry_values.len()]),
+        Arc::new(StringArray::from(vec![key])),
+    )
+    .expect("one key");
+    let values = DictionaryArray::<Int32Type>::try_new(Int32Array::from(entry_values), Arc::new(text.values().clone()))
+        .expect("entries within their column's values");
+    Arc::new(tag_map_array(offsets, keys, values))
 }
 
 /// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.

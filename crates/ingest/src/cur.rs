@@ -360,6 +360,40 @@ mod tests {
     }
 
     #[test]
+    fn a_single_tag_column_gives_each_row_its_text() {
+        // Nulls over several bitmap words, empty text, and rows with text on both sides of them.
+        let rows = 200;
+        let values: Vec<Option<&str>> = (0..rows).map(|r| (r % 7 != 0).then_some(["a", "", "b"][r % 3])).collect();
+        for plain in [false, true] {
+            let column: ArrayRef = if plain {
+                Arc::new(StringArray::from(values.clone()))
+            } else {
+                Arc::new(values.iter().copied().collect::<DictionaryArray<Int32Type>>())
+            };
+            let batch = RecordBatch::try_from_iter([("cost_category_business_unit", column)]).unwrap();
+            let names = vec!["cost_category_business_unit".to_owned()];
+            let plan = CurPlan {
+                format: ExportFormat::LegacyCur,
+                tag_columns: Vec::new(),
+                category_columns: names.clone(),
+                wanted: names,
+            };
+            let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
+            let map = plan.map_column(&raw, CATEGORY_MAP, &plan.category_columns, LEGACY_CATEGORY_PREFIX).unwrap();
+            let map = map.as_map();
+            assert_eq!(map.len(), rows);
+            for (row, value) in values.iter().enumerate() {
+                let expected: Vec<(String, String)> = value
+                    .filter(|v| !v.is_empty())
+                    .map(|v| ("business_unit".to_owned(), v.to_owned()))
+                    .into_iter()
+                    .collect();
+                assert_eq!(entries(map, row), expected, "row {row}, plain {plain}");
+            }
+        }
+    }
+
+    #[test]
     fn product_attributes_come_from_the_earliest_key_a_row_has() {
         use curwatch_schema::columns::map_array;
         // Rows: both keys; only the fallback; an empty first choice, then the fallback; a null map.

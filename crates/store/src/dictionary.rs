@@ -273,11 +273,23 @@ impl DictionaryChunk {
     fn fill_keys(&mut self, array: &DictionaryArray<Int32Type>) -> Result<bool, ParquetError> {
         let (entries, bytes) = (self.spans.len(), self.dictionary.len());
         let values = array.values().as_string::<i32>();
+        let known = self.renumbered.as_ref().is_some_and(|seen| Arc::ptr_eq(seen, array.values()));
         self.renumber_for(array.values());
         self.keys.clear();
         self.null_rows.clear();
-        let nullable = self.nullable();
         let keys = array.keys();
+        // A dictionary seen in earlier batches (they share their source row group's) usually
+        // has an id for every row's value already: one pass takes them, and only a batch with
+        // a new or null value goes on to the row-by-row pass below.
+        if known && keys.null_count() == 0 {
+            let renumber = &self.renumber;
+            self.keys.extend(keys.values().iter().map(|&key| renumber[key as usize]));
+            if self.keys.iter().all(|&id| id < NULL_VALUE) {
+                return Ok(true);
+            }
+            self.keys.clear();
+        }
+        let nullable = self.nullable();
         // A null row's key slot may hold anything: it is read only for valid rows.
         let valid_keys = keys.nulls().filter(|nulls| nulls.null_count() > 0);
         for (row, &key) in keys.values().iter().enumerate() {
