@@ -246,14 +246,16 @@ pub(crate) fn sparse_map(len: usize, columns: &[(String, TextColumn<'_>)]) -> Re
         entry_values[*slot as usize] = value;
         *slot += 1;
     }
-    let dictionary = |keys: Vec<i32>, values: ArrayRef| {
-        DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).expect("keys within their values")
-    };
     Ok(Arc::new(tag_map_array(
         offsets,
-        dictionary(entry_keys, Arc::new(StringArray::from(keys))),
-        dictionary(entry_values, values),
+        entry_text(entry_keys, Arc::new(StringArray::from(keys))),
+        entry_text(entry_values, values),
     )))
+}
+
+/// Map entries' keys or values: each entry a place in `values`.
+fn entry_text(places: Vec<i32>, values: ArrayRef) -> DictionaryArray<Int32Type> {
+    DictionaryArray::try_new(Int32Array::from(places), values).expect("entries within their values")
 }
 
 /// [`sparse_map`] of a single column (a month's one cost category, say): its entries are in row
@@ -267,14 +269,8 @@ fn one_column_map(len: usize, key: &str, text: &TextColumn<'_>) -> ArrayRef {
         entry_values.push(value as i32);
     });
     offsets.resize(len + 1, entry_values.len() as i32);
-    let keys = DictionaryArray::<Int32Type>::try_new(
-        Int32Array::from(vec![0; entry_values.len()]),
-        Arc::new(StringArray::from(vec![key])),
-    )
-    .expect("one key");
-    let values = DictionaryArray::<Int32Type>::try_new(Int32Array::from(entry_values), Arc::new(text.values().clone()))
-        .expect("entries within their column's values");
-    Arc::new(tag_map_array(offsets, keys, values))
+    let keys = entry_text(vec![0; entry_values.len()], Arc::new(StringArray::from(vec![key])));
+    Arc::new(tag_map_array(offsets, keys, entry_text(entry_values, Arc::new(text.values().clone()))))
 }
 
 /// Builds a `tags` or `cost_categories` map column with normalised, de-duplicated keys.
@@ -343,8 +339,7 @@ impl TagMapBuilder {
         // the distinct values, as it does for any text.
         let text = |buffer: TextBuffer| {
             let text = buffer.finish();
-            let keys = Int32Array::from_iter_values(0..text.len() as i32);
-            DictionaryArray::<Int32Type>::try_new(keys, Arc::new(text)).expect("keys within their values")
+            entry_text((0..text.len() as i32).collect(), Arc::new(text))
         };
         Arc::new(tag_map_array(self.rows, text(self.keys), text(self.values)))
     }

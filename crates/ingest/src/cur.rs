@@ -320,6 +320,23 @@ mod tests {
 
     use crate::canonical::map_row as entries;
 
+    /// The map a legacy plan makes of these columns: tag columns, or cost category columns
+    /// with `categories`.
+    fn legacy_map(columns: Vec<(&str, ArrayRef)>, categories: bool) -> arrow_array::MapArray {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let (tag_columns, category_columns) =
+            if categories { (Vec::new(), names.clone()) } else { (names.clone(), Vec::new()) };
+        let plan = CurPlan { format: ExportFormat::LegacyCur, tag_columns, category_columns, wanted: names };
+        let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
+        let map = if categories {
+            plan.map_column(&raw, CATEGORY_MAP, &plan.category_columns, LEGACY_CATEGORY_PREFIX)
+        } else {
+            plan.map_column(&raw, TAG_MAP, &plan.tag_columns, LEGACY_TAG_PREFIX)
+        };
+        map.unwrap().as_map().clone()
+    }
+
     #[test]
     fn sparse_tag_columns_give_the_map_that_reading_every_row_gives() {
         // 300 rows (several bitmap words): a sparse plain column, a dense dictionary column,
@@ -329,22 +346,14 @@ mod tests {
             (0..rows).map(|r| (r % 61 == 3).then(|| if r == 125 { String::new() } else { format!("t{r}") })).collect();
         let dense: Vec<Option<&str>> = (0..rows).map(|r| Some(["prod", "dev", ""][r % 3])).collect();
         let shared: Vec<Option<&str>> = (0..rows).map(|r| (r % 2 == 1).then_some("other")).collect();
-        let columns = [
-            ("resource_tags_user_team", Arc::new(StringArray::from(sparse.clone())) as ArrayRef),
-            ("resource_tags_user_env", Arc::new(dense.iter().copied().collect::<DictionaryArray<Int32Type>>())),
-            ("resource_tags_user_Team", Arc::new(shared.iter().copied().collect::<DictionaryArray<Int32Type>>())),
-        ];
-        let batch = RecordBatch::try_from_iter(columns).unwrap();
-        let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let plan = CurPlan {
-            format: ExportFormat::LegacyCur,
-            tag_columns: names.clone(),
-            category_columns: Vec::new(),
-            wanted: names,
-        };
-        let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
-        let map = plan.map_column(&raw, TAG_MAP, &plan.tag_columns, LEGACY_TAG_PREFIX).unwrap();
-        let map = map.as_map();
+        let map = legacy_map(
+            vec![
+                ("resource_tags_user_team", Arc::new(StringArray::from(sparse.clone())) as ArrayRef),
+                ("resource_tags_user_env", Arc::new(dense.iter().copied().collect::<DictionaryArray<Int32Type>>())),
+                ("resource_tags_user_Team", Arc::new(shared.iter().copied().collect::<DictionaryArray<Int32Type>>())),
+            ],
+            false,
+        );
         for row in 0..rows {
             let mut expected: Vec<(String, String)> = Vec::new();
             let cells = [("team", sparse[row].as_deref()), ("env", dense[row]), ("team", shared[row])];
@@ -355,7 +364,7 @@ mod tests {
                     expected.push((key.to_owned(), value.to_owned()));
                 }
             }
-            assert_eq!(entries(map, row), expected, "row {row}");
+            assert_eq!(entries(&map, row), expected, "row {row}");
         }
     }
 
@@ -370,17 +379,7 @@ mod tests {
             } else {
                 Arc::new(values.iter().copied().collect::<DictionaryArray<Int32Type>>())
             };
-            let batch = RecordBatch::try_from_iter([("cost_category_business_unit", column)]).unwrap();
-            let names = vec!["cost_category_business_unit".to_owned()];
-            let plan = CurPlan {
-                format: ExportFormat::LegacyCur,
-                tag_columns: Vec::new(),
-                category_columns: names.clone(),
-                wanted: names,
-            };
-            let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
-            let map = plan.map_column(&raw, CATEGORY_MAP, &plan.category_columns, LEGACY_CATEGORY_PREFIX).unwrap();
-            let map = map.as_map();
+            let map = legacy_map(vec![("cost_category_business_unit", column)], true);
             assert_eq!(map.len(), rows);
             for (row, value) in values.iter().enumerate() {
                 let expected: Vec<(String, String)> = value
@@ -388,7 +387,7 @@ mod tests {
                     .map(|v| ("business_unit".to_owned(), v.to_owned()))
                     .into_iter()
                     .collect();
-                assert_eq!(entries(map, row), expected, "row {row}, plain {plain}");
+                assert_eq!(entries(&map, row), expected, "row {row}, plain {plain}");
             }
         }
     }
@@ -471,26 +470,18 @@ mod tests {
         };
         // Two columns that normalise to one key (`team`), a column with no text in this
         // batch, and a dictionary-encoded one.
-        let batch = RecordBatch::try_from_iter([
-            ("resource_tags_user_team", text(vec![Some(""), Some("payments"), None])),
-            ("resource_tags_user_Team", dictionary(vec![Some("search"), Some("ignored"), Some("ads")])),
-            ("resource_tags_user_unused", text(vec![None, Some(""), None])),
-            ("resource_tags_user_env", dictionary(vec![None, Some("prod"), Some("")])),
-        ])
-        .unwrap();
-        let columns: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let plan = CurPlan {
-            format: ExportFormat::LegacyCur,
-            tag_columns: columns.clone(),
-            category_columns: Vec::new(),
-            wanted: columns,
-        };
-        let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
-        let map = plan.map_column(&raw, TAG_MAP, &plan.tag_columns, LEGACY_TAG_PREFIX).unwrap();
-        let map = map.as_map();
+        let map = legacy_map(
+            vec![
+                ("resource_tags_user_team", text(vec![Some(""), Some("payments"), None])),
+                ("resource_tags_user_Team", dictionary(vec![Some("search"), Some("ignored"), Some("ads")])),
+                ("resource_tags_user_unused", text(vec![None, Some(""), None])),
+                ("resource_tags_user_env", dictionary(vec![None, Some("prod"), Some("")])),
+            ],
+            false,
+        );
         let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        assert_eq!(entries(map, 0), [pair("team", "search")], "an empty value leaves the key to the next column");
-        assert_eq!(entries(map, 1), [pair("team", "payments"), pair("env", "prod")]);
-        assert_eq!(entries(map, 2), [pair("team", "ads")]);
+        assert_eq!(entries(&map, 0), [pair("team", "search")], "an empty value leaves the key to the next column");
+        assert_eq!(entries(&map, 1), [pair("team", "payments"), pair("env", "prod")]);
+        assert_eq!(entries(&map, 2), [pair("team", "ads")]);
     }
 }

@@ -118,7 +118,8 @@ impl FocusPlan {
         let charge_start = raw.timestamps(CHARGE_PERIOD_START)?.expect("required");
         let billed = raw.money(BILLED_COST)?.map_or_else(|| vec![Money::ZERO; len], MoneyColumn::or_zero);
         let effective = raw.money(EFFECTIVE_COST)?;
-        let category = raw.text(CHARGE_CATEGORY)?.expect("required");
+        // Read in place: the column is also handed on as dictionary text below.
+        let category = raw.text_in_place(CHARGE_CATEGORY)?.expect("required");
         let commitment = raw.text(COMMITMENT_ID)?;
 
         let mut billing_period = Vec::with_capacity(len);
@@ -136,7 +137,7 @@ impl FocusPlan {
                 return Err(raw.required_missing(row, CHARGE_PERIOD_START));
             }
             let buys_commitment = commitment.as_ref().is_some_and(|c| c.is_valid(row) && !c.value(row).is_empty());
-            let category = if category.is_valid(row) { category.value(row) } else { "" };
+            let category = category.get(row).unwrap_or_default();
             charge_class.push(ChargeClass::from_focus_charge_category(category, buys_commitment));
             amortized.push(effective.as_ref().and_then(|e| e.get(row)).unwrap_or(billed));
         }

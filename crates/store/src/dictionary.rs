@@ -232,12 +232,11 @@ impl DictionaryChunk {
             let key = dictionary.keys().value(entry) as usize;
             let mut id = self.renumber[key];
             if id == UNSEEN {
-                if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+                let Some(new) = self.renumber_entry(values, key) else {
                     self.stop_growing(count, bytes);
                     return false;
-                }
-                id = self.intern(values.value(key).as_bytes());
-                self.renumber[key] = id;
+                };
+                id = new;
             }
             self.keys.push(id);
         }
@@ -303,17 +302,27 @@ impl DictionaryChunk {
                 continue;
             }
             if id == UNSEEN {
-                if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+                let Some(new) = self.renumber_entry(values, key) else {
                     self.stop_growing(entries, bytes);
                     self.nulls -= self.null_rows.len() as u64;
                     return Ok(false);
-                }
-                id = self.intern(values.value(key).as_bytes());
-                self.renumber[key] = id;
+                };
+                id = new;
             }
             self.keys.push(id);
         }
         Ok(true)
+    }
+
+    /// The chunk's id for dictionary entry `key` not seen before, added to the dictionary and
+    /// remembered in `renumber`; `None` when the dictionary is full.
+    fn renumber_entry(&mut self, values: &StringArray, key: usize) -> Option<u32> {
+        if self.dictionary.len() >= DICTIONARY_PAGE_LIMIT {
+            return None;
+        }
+        let id = self.intern(values.value(key).as_bytes());
+        self.renumber[key] = id;
+        Some(id)
     }
 
     /// Records a null row, which only a nullable column may have.
