@@ -444,24 +444,13 @@ impl DictionaryChunk {
                 encoding_stats.push(PageEncodingStats { page_type: PageType::DATA_PAGE, encoding, count });
             }
         }
-        let data_pages = self.pages.len();
-        let mut sink = TrackedWrite::new(Vec::new());
-        let mut specs = Vec::with_capacity(data_pages + 1);
-        {
-            let mut writer = SerializedPageWriter::new(&mut sink);
-            let dictionary = snappy_page(&self.dictionary, |buf| Page::DictionaryPage {
-                buf,
-                num_values: self.spans.len() as u32,
-                encoding: Encoding::PLAIN,
-                is_sorted: false,
-            })?;
-            specs.push(writer.write_page(dictionary)?);
-            for page in self.pages {
-                specs.push(writer.write_page(page)?);
-            }
-            writer.close()?;
-        }
-        let bytes = Bytes::from(sink.into_inner()?);
+        let dictionary = snappy_page(&self.dictionary, |buf| Page::DictionaryPage {
+            buf,
+            num_values: self.spans.len() as u32,
+            encoding: Encoding::PLAIN,
+            is_sorted: false,
+        })?;
+        let (bytes, specs) = write_pages(std::iter::once(dictionary).chain(self.pages))?;
         let size = |f: fn(&PageWriteSpec) -> usize| specs.iter().map(f).sum::<usize>() as i64;
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::SNAPPY)
@@ -513,11 +502,27 @@ fn span_bytes<'a>(dictionary: &'a [u8], spans: &[(usize, usize)], id: u32) -> &'
     &dictionary[start..start + len]
 }
 
-fn general(message: String) -> ParquetError {
+/// A column chunk's pages, in order, as the file will hold them, with where each lies.
+pub(crate) fn write_pages(
+    pages: impl IntoIterator<Item = CompressedPage>,
+) -> Result<(Bytes, Vec<PageWriteSpec>), ParquetError> {
+    let mut sink = TrackedWrite::new(Vec::new());
+    let mut specs = Vec::new();
+    {
+        let mut writer = SerializedPageWriter::new(&mut sink);
+        for page in pages {
+            specs.push(writer.write_page(page)?);
+        }
+        writer.close()?;
+    }
+    Ok((Bytes::from(sink.into_inner()?), specs))
+}
+
+pub(crate) fn general(message: String) -> ParquetError {
     ParquetError::General(message)
 }
 
-fn snappy_page(body: &[u8], page: impl FnOnce(Bytes) -> Page) -> Result<CompressedPage, ParquetError> {
+pub(crate) fn snappy_page(body: &[u8], page: impl FnOnce(Bytes) -> Page) -> Result<CompressedPage, ParquetError> {
     let mut compressed =
         snap::raw::Encoder::new().compress_vec(body).map_err(|e| general(format!("cannot compress a page: {e}")))?;
     // The buffer was sized for the worst case; the page waits for its row group to close.
@@ -561,7 +566,7 @@ pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
 /// The definition levels of `rows` rows (1 present, 0 for each of `null_rows`), as
 /// [`encode_hybrid`] writes them. Without nulls, which is nearly always, that is one run of
 /// ones, written without a level per row.
-fn encode_levels(rows: usize, null_rows: &[usize], out: &mut Vec<u8>) {
+pub(crate) fn encode_levels(rows: usize, null_rows: &[usize], out: &mut Vec<u8>) {
     if null_rows.is_empty() && rows >= MIN_RUN {
         put_varint((rows as u64) << 1, out);
         out.push(1);
@@ -611,7 +616,7 @@ pub(crate) fn push_level_section(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec
     out[start..start + 4].copy_from_slice(&length.to_le_bytes());
 }
 
-fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+pub(crate) fn put_varint(mut value: u64, out: &mut Vec<u8>) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -744,7 +749,7 @@ mod tests {
             let a = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
             let b: DictionaryArray<Int32Type> = b.iter().copied().collect();
             let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(a), Arc::new(b)]).unwrap();
-            file.append(&mut group, &batch).unwrap();
+            file.append(&mut group, &batch, &[]).unwrap();
         }
         file.close_row_group(group).unwrap();
         file.finish(Vec::new()).unwrap();

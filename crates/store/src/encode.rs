@@ -23,6 +23,7 @@ use crate::dictionary::DictionaryChunk;
 use crate::direct::DirectFile;
 use crate::error::StoreError;
 use crate::maps::MapChunk;
+use crate::pages::{EncodedPage, PageChunk, PageEncoding};
 
 /// Batches smaller than this are encoded on the calling thread alone. Ingest's batches of
 /// 16,384 rows are: a helper thread per batch cost more than it saved, while the decoding
@@ -42,6 +43,8 @@ enum FieldWriter {
     Dictionary(Box<DictionaryChunk>),
     /// A map of text, written from its offsets (see `maps`).
     Map(Box<MapChunk>),
+    /// Amounts and times, a page per batch that may come encoded (see `pages`).
+    Pages(Box<PageChunk>),
 }
 
 enum ClosedField {
@@ -57,6 +60,7 @@ enum FieldEncoding {
     Dictionary(ColumnDescPtr, bool),
     /// The key and value leaves.
     Map(ColumnDescPtr, ColumnDescPtr),
+    Pages(ColumnDescPtr, PageEncoding),
 }
 
 /// A Parquet file written row group by row group, each batch's columns encoded in parallel.
@@ -88,11 +92,13 @@ impl RowGroupFile {
             leaves[parquet.get_column_root_idx(leaf)].push(parquet.column(leaf));
         }
         let leaves_per_field = leaves.iter().map(Vec::len).collect();
+        let pages = PageEncoding::of_fields(&schema, parquet, file.properties());
         let encodings = schema
             .fields()
             .iter()
             .zip(leaves)
-            .map(|(field, leaves)| match (field.data_type(), leaves.as_slice()) {
+            .zip(pages)
+            .map(|((field, leaves), pages)| match (field.data_type(), leaves.as_slice()) {
                 (data_type, [column]) if *data_type == text_type() => {
                     let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
                     FieldEncoding::Dictionary(column.clone(), statistics)
@@ -100,6 +106,10 @@ impl RowGroupFile {
                 (data_type, [keys, values]) if *data_type == map_type() && MapChunk::fits(keys, values) => {
                     FieldEncoding::Map(keys.clone(), values.clone())
                 }
+                (_, [column]) => match pages {
+                    Some(encoding) => FieldEncoding::Pages(column.clone(), encoding),
+                    None => FieldEncoding::Arrow,
+                },
                 _ => FieldEncoding::Arrow,
             })
             .collect();
@@ -135,6 +145,10 @@ impl RowGroupFile {
                     FieldEncoding::Map(keys, values) => {
                         FieldWriter::Map(Box::new(MapChunk::new(keys.clone(), values.clone())))
                     }
+                    FieldEncoding::Pages(column, encoding) => {
+                        let rows = self.file.properties().max_row_group_row_count();
+                        FieldWriter::Pages(Box::new(PageChunk::new(column.clone(), *encoding, rows)))
+                    }
                     FieldEncoding::Arrow => FieldWriter::Arrow(arrow),
                 }
             })
@@ -142,14 +156,21 @@ impl RowGroupFile {
         Ok(RowGroup { fields, rows: 0 })
     }
 
-    /// Encodes a batch into an open row group, its columns on every core.
-    pub fn append(&self, group: &mut RowGroup, batch: &RecordBatch) -> Result<(), StoreError> {
+    /// Encodes a batch into an open row group, its columns on every core. `encoded` may hold
+    /// pages of its amounts and times encoded beforehand, by field (see `pages`).
+    pub fn append(
+        &self,
+        group: &mut RowGroup,
+        batch: &RecordBatch,
+        encoded: &[Option<EncodedPage>],
+    ) -> Result<(), StoreError> {
         group.rows += batch.num_rows();
         // Small batches stay on this thread, where starting one would cost more than it saves.
         let parallel = batch.num_rows() >= PARALLEL_FROM_ROWS;
         self.each_field(&mut group.fields, parallel, |field, writer| match writer {
             FieldWriter::Dictionary(chunk) => chunk.write(batch.column(field)),
             FieldWriter::Map(chunk) => chunk.write(batch.column(field)),
+            FieldWriter::Pages(chunk) => chunk.write(batch.column(field), encoded.get(field).and_then(Option::as_ref)),
             FieldWriter::Arrow(writers) => {
                 let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
                 for (writer, leaf) in writers.iter_mut().zip(&leaves) {
@@ -171,6 +192,7 @@ impl RowGroupFile {
                 }
                 FieldWriter::Dictionary(chunk) => ClosedField::Own(vec![chunk.finish()?]),
                 FieldWriter::Map(chunk) => ClosedField::Own(chunk.finish()?.into()),
+                FieldWriter::Pages(chunk) => ClosedField::Own(vec![chunk.finish()?]),
             };
             *chunks[field].lock().expect("no panics while held") = Some(closed);
             Ok(())

@@ -20,6 +20,7 @@ mod encode;
 mod error;
 mod layout;
 mod maps;
+mod pages;
 mod scan;
 mod shapes;
 mod state;

@@ -241,7 +241,7 @@ mod tests {
                 [Some(vec![("pad".to_owned(), None)])].into_iter().chain(rows.iter().cloned()).collect();
             let column: ArrayRef = Arc::new(map_of(&padded, dictionary).slice(1, rows.len()));
             let batch_schema = Arc::new(Schema::new(vec![Field::new("tags", column.data_type().clone(), true)]));
-            file.append(&mut group, &RecordBatch::try_new(batch_schema, vec![column]).unwrap()).unwrap();
+            file.append(&mut group, &RecordBatch::try_new(batch_schema, vec![column]).unwrap(), &[]).unwrap();
         }
         file.close_row_group(group).unwrap();
         file.finish(Vec::new()).unwrap();

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
@@ -12,6 +13,7 @@ use curwatch_schema::columns::{
     UNBLENDED_COST, USAGE_AMOUNT, USAGE_END, USAGE_START,
 };
 use curwatch_schema::{BillingPeriod, Money, canonical_schema};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -21,6 +23,7 @@ use crate::companion::{DAILY_SUMMARY, SHAPES};
 use crate::encode::{RowGroup, RowGroupFile};
 use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
+use crate::pages::{EncodedPage, PageEncoding};
 use crate::shapes::GatewayShapes;
 use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
 use crate::summary::{BatchSums, DailySummary};
@@ -59,26 +62,15 @@ impl PartitionWriter {
     fn write(&mut self, part: PeriodPart) -> Result<(), StoreError> {
         let PeriodPart { gateway, others, sums, .. } = part;
         for rows in [&gateway, &others].into_iter().flatten() {
-            self.rows += rows.num_rows() as u64;
+            self.rows += rows.batch.num_rows() as u64;
         }
         self.summary.add_sums(sums)?;
         if let Some(gateway) = &gateway {
-            self.shapes.add(gateway)?;
+            self.shapes.add(&gateway.batch)?;
         }
         for (open, rows) in [(&mut self.gateway, gateway), (&mut self.mixed, others)] {
-            let Some(rows) = rows else { continue };
-            let mut offset = 0;
-            while offset < rows.num_rows() {
-                let group = match open {
-                    Some(group) => group,
-                    None => open.insert(self.file.start_row_group()?),
-                };
-                let n = (ROW_GROUP_ROWS - group.rows).min(rows.num_rows() - offset);
-                self.file.append(group, &rows.slice(offset, n))?;
-                offset += n;
-                if group.rows == ROW_GROUP_ROWS {
-                    self.file.close_row_group(open.take().expect("open"))?;
-                }
+            if let Some(rows) = rows {
+                append(&mut self.file, open, &rows)?;
             }
         }
         Ok(())
@@ -116,9 +108,75 @@ pub struct ArrangedBatch {
 /// One billing period's rows of a batch.
 struct PeriodPart {
     period: BillingPeriod,
-    gateway: Option<RecordBatch>,
-    others: Option<RecordBatch>,
+    gateway: Option<StoreRows>,
+    others: Option<StoreRows>,
     sums: BatchSums,
+}
+
+/// Rows bound for one kind of row group, with the pages of their amounts and times encoded
+/// (by field; see `pages`).
+struct StoreRows {
+    batch: RecordBatch,
+    pages: Vec<Option<EncodedPage>>,
+}
+
+impl StoreRows {
+    fn of(batch: Option<RecordBatch>) -> Result<Option<Self>, StoreError> {
+        let Some(batch) = batch else { return Ok(None) };
+        // A batch larger than a row group is cut by the writer, which then encodes the pieces.
+        if batch.num_rows() > ROW_GROUP_ROWS {
+            return Ok(Some(StoreRows { batch, pages: Vec::new() }));
+        }
+        let canonical = canonical_schema();
+        let pages = canonical_page_encodings()
+            .iter()
+            .enumerate()
+            .map(|(field, encoding)| match encoding {
+                Some(encoding) if batch.schema().field(field).name() == canonical.field(field).name() => {
+                    encoding.encode(batch.column(field)).map(Some).map_err(|e| StoreError::Invalid(e.to_string()))
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(StoreRows { batch, pages }))
+    }
+}
+
+/// How partition files encode each canonical field whose pages depend on its rows alone.
+fn canonical_page_encodings() -> &'static [Option<PageEncoding>] {
+    static ENCODINGS: LazyLock<Vec<Option<PageEncoding>>> = LazyLock::new(|| {
+        let schema = canonical_schema();
+        let parquet = ArrowSchemaConverter::new().convert(&schema).expect("the canonical schema has a Parquet form");
+        PageEncoding::of_fields(&schema, &parquet, &writer_properties())
+    });
+    &ENCODINGS
+}
+
+/// Appends rows to a file's open row group of their kind. A batch goes into one row group
+/// whole, so its encoded pages stand: a group without room for it is closed first.
+fn append(file: &mut RowGroupFile, open: &mut Option<RowGroup>, rows: &StoreRows) -> Result<(), StoreError> {
+    let count = rows.batch.num_rows();
+    if count == 0 {
+        return Ok(());
+    }
+    if open.as_ref().is_some_and(|group| group.rows + count > ROW_GROUP_ROWS) {
+        file.close_row_group(open.take().expect("open"))?;
+    }
+    let mut offset = 0;
+    while offset < count {
+        let group = match open {
+            Some(group) => group,
+            None => open.insert(file.start_row_group()?),
+        };
+        let n = (ROW_GROUP_ROWS - group.rows).min(count - offset);
+        let pages: &[Option<EncodedPage>] = if n == count { &rows.pages } else { &[] };
+        file.append(group, &rows.batch.slice(offset, n), pages)?;
+        offset += n;
+        if group.rows == ROW_GROUP_ROWS {
+            file.close_row_group(open.take().expect("open"))?;
+        }
+    }
+    Ok(())
 }
 
 impl ArrangedBatch {
@@ -134,6 +192,7 @@ impl ArrangedBatch {
             };
             let sums = BatchSums::of(&rows)?;
             let (gateway, others) = split_by_service(&rows, API_GATEWAY_SERVICE)?;
+            let (gateway, others) = (StoreRows::of(gateway)?, StoreRows::of(others)?);
             parts.push(PeriodPart { period, gateway, others, sums });
         }
         Ok(ArrangedBatch { parts })
