@@ -130,7 +130,11 @@ impl DictionaryChunk {
         // As in Parquet's own writers, a chunk whose dictionary outgrows a page goes on in
         // plain pages: such a column is mostly distinct, and copying its values is cheaper
         // than looking each one up.
-        let keyed = !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT && self.fill_keys(array)?;
+        let open = !self.full && self.dictionary.len() < DICTIONARY_PAGE_LIMIT;
+        if open && let Some(id) = self.single_value_id(array) {
+            return self.push_single_value_page(array.len(), id);
+        }
+        let keyed = open && self.fill_keys(array)?;
         if keyed {
             return self.push_flat_page(array.len(), false);
         }
@@ -140,6 +144,46 @@ impl DictionaryChunk {
             self.push_flat_page(end - start, true)?;
             start = end;
         }
+        Ok(())
+    }
+
+    /// The chunk's id for a batch whose rows all hold one value (a billing period, an export, a
+    /// source file: several columns are so in every batch); `None` for any other batch, or
+    /// when the dictionary has no room for a new value.
+    fn single_value_id(&mut self, array: &DictionaryArray<Int32Type>) -> Option<u32> {
+        let keys = array.keys();
+        let first = *keys.values().first()?;
+        if keys.null_count() > 0 || keys.values().iter().any(|&key| key != first) {
+            return None;
+        }
+        let key = first as usize;
+        self.renumber_for(array.values());
+        match self.renumber[key] {
+            NULL_VALUE => None,
+            UNSEEN => self.renumber_entry(array.values().as_string::<i32>(), key),
+            id => Some(id),
+        }
+    }
+
+    /// A page of `rows` rows all holding `id`: one run, written without a key per row.
+    fn push_single_value_page(&mut self, rows: usize, id: u32) -> Result<(), ParquetError> {
+        let mut data = Vec::with_capacity(32);
+        if self.nullable() {
+            push_level_section(&mut data, |out| encode_levels(rows, &[], out));
+        }
+        let bit_width = key_bit_width(self.spans.len() as u32);
+        data.push(bit_width);
+        put_varint((rows as u64) << 1, &mut data);
+        data.extend_from_slice(&id.to_le_bytes()[..usize::from(bit_width).div_ceil(8)]);
+        let page = snappy_page(&data, |buf| Page::DataPage {
+            buf,
+            num_values: rows as u32,
+            encoding: Encoding::RLE_DICTIONARY,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        })?;
+        self.pages.push(page);
         Ok(())
     }
 
@@ -799,6 +843,49 @@ mod tests {
         );
         assert_eq!(statistics.null_count_opt(), Some(0));
         assert!(chunk(0).statistics().is_none(), "only columns readers prune by keep statistics");
+    }
+
+    #[test]
+    fn batches_of_one_value_are_written_as_one_run_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("a", text_type(), true)]));
+        let properties = WriterProperties::builder().set_statistics_enabled(EnabledStatistics::Chunk).build();
+        let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
+        let mut group = file.start_row_group().unwrap();
+        // One value each: new, new, seen before; shorter than a run and longer; then a batch of
+        // one value with a null row, and one whose every key points at a null value.
+        let batches: [(&[Option<&str>], usize); 5] =
+            [(&[Some("solo")], 3), (&[Some("other")], 20), (&[Some("solo")], 9), (&[Some("solo")], 4), (&[None], 2)];
+        let mut expected = Vec::new();
+        for (i, (values, rows)) in batches.iter().enumerate() {
+            let mut keys: Vec<Option<i32>> = vec![Some(0); *rows];
+            if i == 3 {
+                keys[1] = None;
+            }
+            expected.extend(keys.iter().map(|key| key.and(values[0]).map(str::to_owned)));
+            let values: StringArray = values.iter().copied().collect();
+            let column = DictionaryArray::<Int32Type>::try_new(keys.into(), Arc::new(values)).unwrap();
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap();
+            file.append(&mut group, &batch, &[]).unwrap();
+        }
+        file.close_row_group(group).unwrap();
+        file.finish(Vec::new()).unwrap();
+
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let metadata = reader.metadata().clone();
+        let mut read = Vec::new();
+        for batch in reader.build().unwrap() {
+            let text = arrow_cast::cast(batch.unwrap().column(0), &DataType::Utf8).unwrap();
+            read.extend(text.as_string::<i32>().iter().map(|v| v.map(str::to_owned)));
+        }
+        assert_eq!(read, expected);
+        let Some(Statistics::ByteArray(statistics)) = metadata.row_group(0).column(0).statistics().cloned() else {
+            panic!("no statistics")
+        };
+        let text = |v: Option<&ByteArray>| v.unwrap().as_utf8().unwrap().to_owned();
+        assert_eq!((text(statistics.min_opt()), text(statistics.max_opt())), ("other".into(), "solo".into()));
+        assert_eq!(statistics.null_count_opt(), Some(3));
     }
 
     #[test]
