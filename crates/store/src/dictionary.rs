@@ -628,25 +628,38 @@ pub(crate) fn encode_levels(rows: usize, null_rows: &[usize], out: &mut Vec<u8>)
 fn bit_pack(values: &[u32], count: usize, bit_width: u8, out: &mut Vec<u8>) {
     let width = usize::from(bit_width);
     out.reserve(count / 8 * width);
-    for start in (0..count).step_by(8) {
+    let whole = values.len().min(count) / 8 * 8;
+    for group in values[..whole].chunks_exact(8) {
+        pack_group(group.try_into().expect("eight values"), width, out);
+    }
+    if count > whole {
         let mut group = [0u32; 8];
-        let end = (start + 8).min(values.len());
-        group[..end - start].copy_from_slice(&values[start..end]);
-        if width <= 16 {
-            // The whole group fits in 128 bits: one shift per value, one copy out.
-            let packed = group.iter().enumerate().fold(0u128, |packed, (i, &v)| packed | u128::from(v) << (i * width));
-            out.extend_from_slice(&packed.to_le_bytes()[..width]);
-            continue;
-        }
-        let (mut buffer, mut bits) = (0u64, 0);
-        for value in group {
-            buffer |= u64::from(value) << bits;
-            bits += width;
-            while bits >= 8 {
-                out.push(buffer as u8);
-                buffer >>= 8;
-                bits -= 8;
-            }
+        group[..values.len() - whole].copy_from_slice(&values[whole..]);
+        pack_group(&group, width, out);
+    }
+}
+
+/// Packs eight values into `width` bytes.
+fn pack_group(group: &[u32; 8], width: usize, out: &mut Vec<u8>) {
+    // The whole group fits a register: one shift per value, one copy out.
+    if width <= 8 {
+        let packed = group.iter().enumerate().fold(0u64, |packed, (i, &v)| packed | u64::from(v) << (i * width));
+        out.extend_from_slice(&packed.to_le_bytes()[..width]);
+        return;
+    }
+    if width <= 16 {
+        let packed = group.iter().enumerate().fold(0u128, |packed, (i, &v)| packed | u128::from(v) << (i * width));
+        out.extend_from_slice(&packed.to_le_bytes()[..width]);
+        return;
+    }
+    let (mut buffer, mut bits) = (0u64, 0);
+    for &value in group {
+        buffer |= u64::from(value) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(buffer as u8);
+            buffer >>= 8;
+            bits -= 8;
         }
     }
 }
