@@ -22,7 +22,7 @@ use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
+use parquet::file::metadata::{ColumnChunkMetaData, ColumnChunkMetaDataBuilder, PageEncodingStats};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
@@ -517,16 +517,26 @@ impl DictionaryChunk {
             );
             metadata = metadata.set_statistics(Statistics::ByteArray(statistics));
         }
-        let close = ColumnCloseResult {
-            bytes_written: bytes.len() as u64,
-            rows_written: self.rows,
-            metadata: metadata.build()?,
-            bloom_filter: None,
-            column_index: None,
-            offset_index: None,
-        };
-        Ok((bytes, close))
+        closed_chunk(bytes, self.rows, metadata)
     }
+}
+
+/// A column chunk written by the store: its bytes, and what its row group needs to splice
+/// them in (no page index or bloom filter: readers of the store do without).
+pub(crate) fn closed_chunk(
+    bytes: Bytes,
+    rows: u64,
+    metadata: ColumnChunkMetaDataBuilder,
+) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+    let close = ColumnCloseResult {
+        bytes_written: bytes.len() as u64,
+        rows_written: rows,
+        metadata: metadata.build()?,
+        bloom_filter: None,
+        column_index: None,
+        offset_index: None,
+    };
+    Ok((bytes, close))
 }
 
 /// Bytes kept before a page's plain values for its level sections: a page without nulls

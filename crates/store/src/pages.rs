@@ -2,8 +2,8 @@
 //!
 //! A dictionary column's pages need its chunk's dictionary, so only the thread writing the
 //! file can encode them. These need nothing but their rows: ingest encodes them on the
-//! thread that decodes the batch (beside its sums), since the writer's thread is the busier
-//! of the two, and the writer only gathers the pages into chunks.
+//! thread that decodes the batch (beside its sums), which takes that work off the writer's
+//! thread, and the writer only copies the pages into their chunks.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, TimestampMicrosecondType};
@@ -20,7 +20,7 @@ use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
-use crate::dictionary::{encode_levels, general, put_varint, snappy_page};
+use crate::dictionary::{closed_chunk, encode_levels, general, push_level_section, put_varint, snappy_page};
 
 /// What a column's values are and how its pages are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,9 +118,9 @@ impl PageEncoding {
                 }
                 _ => Vec::new(),
             };
-            crate::dictionary::push_level_section(&mut body, |out| encode_levels(rows, &null_rows, out));
+            push_level_section(&mut body, |out| encode_levels(rows, &null_rows, out));
         } else if nulls > 0 {
-            return Err(general(format!("a required column of {:?} has null rows", self.values)));
+            return Err(general("the column is required but a row is null".into()));
         }
         let statistics = self.statistics;
         let range = match self.values {
@@ -227,7 +227,7 @@ impl PageChunk {
         }
         let page = match encoded {
             Some(page) if page.encoding == self.encoding && page.rows == column.len() => page.clone(),
-            _ => self.encoding.encode(column)?,
+            _ => self.encoding.encode(column).map_err(|e| general(format!("{}: {e}", self.descr.path().string())))?,
         };
         self.rows += page.rows as u64;
         self.nulls += page.nulls;
@@ -265,15 +265,7 @@ impl PageChunk {
                 .with_backwards_compatible_min_max(self.descr.sort_order().is_signed());
             metadata = metadata.set_statistics(Statistics::Int64(statistics));
         }
-        let close = ColumnCloseResult {
-            bytes_written: bytes.len() as u64,
-            rows_written: self.rows,
-            metadata: metadata.build()?,
-            bloom_filter: None,
-            column_index: None,
-            offset_index: None,
-        };
-        Ok((bytes, close))
+        closed_chunk(bytes, self.rows, metadata)
     }
 }
 
@@ -515,6 +507,7 @@ mod tests {
         let parquet = parquet::arrow::ArrowSchemaConverter::new().convert(&schema()).unwrap();
         let encoding = PageEncoding::of_fields(&schema(), &parquet, &properties())[2].unwrap();
         let with_null = TimestampMicrosecondArray::from(vec![Some(1), None]);
-        assert!(encoding.encode(&with_null).is_err());
+        let error = encoding.encode(&with_null).err().expect("a null in a required column");
+        assert!(error.to_string().contains("required but a row is null"), "{error}");
     }
 }

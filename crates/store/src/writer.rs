@@ -133,7 +133,11 @@ impl StoreRows {
             .enumerate()
             .map(|(field, encoding)| match encoding {
                 Some(encoding) if batch.schema().field(field).name() == canonical.field(field).name() => {
-                    encoding.encode(batch.column(field)).map(Some).map_err(|e| StoreError::Invalid(e.to_string()))
+                    let name = canonical.field(field).name();
+                    encoding
+                        .encode(batch.column(field))
+                        .map(Some)
+                        .map_err(|e| StoreError::Invalid(format!("{name}: {e}")))
                 }
                 _ => Ok(None),
             })
