@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
+use arrow_buffer::BooleanBuffer;
 use curwatch_schema::columns::{
     ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, NET_UNBLENDED_COST, SERVICE,
     UNBLENDED_COST, USAGE_AMOUNT, USAGE_END, USAGE_START,
@@ -386,7 +387,15 @@ fn split_by_service(
     if !wanted.contains(&true) {
         return Ok((None, Some(batch.clone())));
     }
-    let mask: BooleanArray = column.keys().iter().map(|k| Some(k.is_some_and(|k| wanted[k as usize]))).collect();
+    // A null key's slot may hold anything: it is read only for valid rows.
+    let keys = column.keys();
+    let mask = match keys.nulls().filter(|nulls| nulls.null_count() > 0) {
+        None => BooleanBuffer::collect_bool(keys.len(), |row| wanted[keys.values()[row] as usize]),
+        Some(nulls) => {
+            BooleanBuffer::collect_bool(keys.len(), |row| nulls.is_valid(row) && wanted[keys.values()[row] as usize])
+        }
+    };
+    let mask = BooleanArray::new(mask, None);
     let matching = mask.true_count();
     if matching == batch.num_rows() {
         return Ok((Some(batch.clone()), None));
@@ -394,7 +403,7 @@ fn split_by_service(
     let filter = |mask: &BooleanArray| {
         arrow_select::filter::filter_record_batch(batch, mask).map_err(|e| StoreError::Invalid(e.to_string()))
     };
-    let others: BooleanArray = mask.values().iter().map(|m| Some(!m)).collect();
+    let others = BooleanArray::new(!mask.values(), None);
     Ok((Some(filter(&mask)?), Some(filter(&others)?)))
 }
 
