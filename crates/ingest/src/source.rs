@@ -4,7 +4,9 @@
 //! accepts every encoding exports are seen with and names the row of a bad value.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+};
 use arrow_array::{
     Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, MapArray, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -357,6 +359,21 @@ impl RawBatch {
             return Ok(None);
         };
         match array.data_type() {
+            // Legacy CUR Parquet stores milliseconds: scaled in one pass, where Arrow's cast
+            // builds a validity bitmap value by value.
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                const LIMIT: i64 = i64::MAX / 1_000;
+                let millis = array.as_primitive::<TimestampMillisecondType>();
+                // A null row's slot may hold anything: only a valid row out of range is wrong.
+                if millis.values().iter().any(|ms| !(-LIMIT..=LIMIT).contains(ms))
+                    && let Some(row) = (0..millis.len())
+                        .find(|&row| millis.is_valid(row) && !(-LIMIT..=LIMIT).contains(&millis.value(row)))
+                {
+                    let problem = format!("{} ms after 1970 is not a time curwatch can hold", millis.value(row));
+                    return Err(self.bad_value(row, name, problem));
+                }
+                Ok(Some(millis.unary(|ms| ms.wrapping_mul(1_000))))
+            }
             DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
                 let target = DataType::Timestamp(TimeUnit::Microsecond, None);
                 let micros = arrow_cast::cast(array, &target).map_err(|e| wrong_type_msg(name, e))?;
@@ -505,4 +522,41 @@ fn without_empty_values(
         }
     };
     Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("keys in range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::TimestampMillisecondArray;
+    use arrow_buffer::ScalarBuffer;
+    use arrow_schema::{Field, Schema};
+
+    fn raw(millis: TimestampMillisecondArray) -> RawBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("t", millis.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(millis)]).unwrap();
+        RawBatch { batch, locations: Locations::FirstRow(1) }
+    }
+
+    #[test]
+    fn milliseconds_become_microseconds_and_a_null_slot_is_not_read() {
+        // The null row's slot holds a value that would overflow: it must be ignored.
+        let values = ScalarBuffer::from(vec![0, 1_704_067_200_000, i64::MAX, -5]);
+        let nulls = NullBuffer::from(vec![true, true, false, true]);
+        let micros = raw(TimestampMillisecondArray::new(values, Some(nulls))).timestamps("t").unwrap().unwrap();
+        let read: Vec<Option<i64>> = micros.iter().collect();
+        assert_eq!(read, [Some(0), Some(1_704_067_200_000_000), None, Some(-5_000)]);
+    }
+
+    #[test]
+    fn a_time_out_of_range_is_an_error_naming_its_row() {
+        let millis = TimestampMillisecondArray::from(vec![Some(1), None, Some(i64::MIN)]);
+        match raw(millis).timestamps("t") {
+            Err(ErrorKind::BadValue { column, problem, location }) => {
+                assert_eq!(column, "t");
+                assert!(problem.contains("not a time curwatch can hold"), "{problem}");
+                assert_eq!(location, Location::Row(3));
+            }
+            other => panic!("expected an error, got {:?}", other.map(|t| t.map(|t| t.len()))),
+        }
+    }
 }
