@@ -167,35 +167,32 @@ impl DictionaryChunk {
 
     /// A page of `rows` rows all holding `id`: one run, written without a key per row.
     fn push_single_value_page(&mut self, rows: usize, id: u32) -> Result<(), ParquetError> {
-        let mut data = Vec::with_capacity(32);
-        if self.nullable() {
-            push_level_section(&mut data, |out| encode_levels(rows, &[], out));
-        }
+        self.null_rows.clear();
+        let mut data = self.level_sections(rows);
         let bit_width = key_bit_width(self.spans.len() as u32);
         data.push(bit_width);
-        put_varint((rows as u64) << 1, &mut data);
-        data.extend_from_slice(&id.to_le_bytes()[..usize::from(bit_width).div_ceil(8)]);
-        let page = snappy_page(&data, |buf| Page::DataPage {
-            buf,
-            num_values: rows as u32,
-            encoding: Encoding::RLE_DICTIONARY,
-            def_level_encoding: Encoding::RLE,
-            rep_level_encoding: Encoding::RLE,
-            statistics: None,
-        })?;
+        put_run(rows, id, bit_width, &mut data);
+        let page = snappy_page(&data, data_page(rows, Encoding::RLE_DICTIONARY))?;
         self.pages.push(page);
         Ok(())
     }
 
     /// Encodes a page of `rows` rows of a flat column from `keys` or `plain`, and `null_rows`.
     fn push_flat_page(&mut self, rows: usize, plain: bool) -> Result<(), ParquetError> {
+        let levels = self.level_sections(rows);
+        let page = self.encode_page(rows, &levels, plain)?;
+        self.pages.push(page);
+        Ok(())
+    }
+
+    /// A flat column page's level sections for `rows` rows and `null_rows`: none when the
+    /// column is required.
+    fn level_sections(&self, rows: usize) -> Vec<u8> {
         let mut levels = Vec::new();
         if self.nullable() {
             push_level_section(&mut levels, |out| encode_levels(rows, &self.null_rows, out));
         }
-        let page = self.encode_page(rows, &levels, plain)?;
-        self.pages.push(page);
-        Ok(())
+        levels
     }
 
     /// Appends one page of a map's key or value leaf for `rows` rows: `levels` are the page's
@@ -421,14 +418,7 @@ impl DictionaryChunk {
     /// levels short enough go into the room kept before them, and the page is compressed
     /// where the values lie instead of from a copy.
     fn encode_page(&mut self, num_values: usize, levels: &[u8], plain: bool) -> Result<CompressedPage, ParquetError> {
-        let page = |buf| Page::DataPage {
-            buf,
-            num_values: num_values as u32,
-            encoding: if plain { Encoding::PLAIN } else { Encoding::RLE_DICTIONARY },
-            def_level_encoding: Encoding::RLE,
-            rep_level_encoding: Encoding::RLE,
-            statistics: None,
-        };
+        let page = data_page(num_values, if plain { Encoding::PLAIN } else { Encoding::RLE_DICTIONARY });
         if plain && levels.len() <= LEVEL_ROOM {
             let start = LEVEL_ROOM - levels.len();
             self.plain[start..LEVEL_ROOM].copy_from_slice(levels);
@@ -572,6 +562,19 @@ pub(crate) fn write_pages(
     Ok((Bytes::from(sink.into_inner()?), specs))
 }
 
+/// A data page of `num_values` levels in `encoding`, its levels RLE-encoded, once its body
+/// is given.
+pub(crate) fn data_page(num_values: usize, encoding: Encoding) -> impl FnOnce(Bytes) -> Page {
+    move |buf| Page::DataPage {
+        buf,
+        num_values: num_values as u32,
+        encoding,
+        def_level_encoding: Encoding::RLE,
+        rep_level_encoding: Encoding::RLE,
+        statistics: None,
+    }
+}
+
 pub(crate) fn general(message: String) -> ParquetError {
     ParquetError::General(message)
 }
@@ -592,14 +595,12 @@ fn key_bit_width(distinct: u32) -> u8 {
 /// Parquet's RLE / bit-packing hybrid: runs of at least [`MIN_RUN`] equal values as
 /// (length, value) pairs, everything else bit-packed in groups of eight.
 pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
-    let value_bytes = usize::from(bit_width).div_ceil(8);
     let run_at = |i: usize| values.len() - i >= MIN_RUN && values[i..i + MIN_RUN].iter().all(|&v| v == values[i]);
     let mut i = 0;
     while i < values.len() {
         if run_at(i) {
             let run = values[i..].iter().take_while(|&&v| v == values[i]).count();
-            put_varint((run as u64) << 1, out);
-            out.extend_from_slice(&values[i].to_le_bytes()[..value_bytes]);
+            put_run(run, values[i], bit_width, out);
             i += run;
             continue;
         }
@@ -622,8 +623,7 @@ pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
 /// ones, written without a level per row.
 pub(crate) fn encode_levels(rows: usize, null_rows: &[usize], out: &mut Vec<u8>) {
     if null_rows.is_empty() && rows >= MIN_RUN {
-        put_varint((rows as u64) << 1, out);
-        out.push(1);
+        put_run(rows, 1, 1, out);
         return;
     }
     let mut levels = vec![1u32; rows];
@@ -672,6 +672,12 @@ fn pack_group(group: &[u32; 8], width: usize, out: &mut Vec<u8>) {
             bits -= 8;
         }
     }
+}
+
+/// Appends one run of the hybrid encoding: `count` copies of `value`, `bit_width` bits wide.
+fn put_run(count: usize, value: u32, bit_width: u8, out: &mut Vec<u8>) {
+    put_varint((count as u64) << 1, out);
+    out.extend_from_slice(&value.to_le_bytes()[..usize::from(bit_width).div_ceil(8)]);
 }
 
 /// Appends a data page's level section: its length, then the levels `encode` writes.

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
@@ -15,7 +15,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnDescPtr;
+use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
 use curwatch_schema::columns::{map_type, text_type};
 
@@ -86,19 +86,13 @@ impl RowGroupFile {
         let (file, columns) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(StoreError::parquet(path))?;
-        let parquet = file.schema_descr();
-        let mut leaves: Vec<Vec<ColumnDescPtr>> = vec![Vec::new(); schema.fields().len()];
-        for leaf in 0..parquet.num_columns() {
-            leaves[parquet.get_column_root_idx(leaf)].push(parquet.column(leaf));
-        }
+        let leaves = leaves_by_field(&schema, file.schema_descr());
         let leaves_per_field = leaves.iter().map(Vec::len).collect();
-        let pages = PageEncoding::of_fields(&schema, parquet, file.properties());
         let encodings = schema
             .fields()
             .iter()
             .zip(leaves)
-            .zip(pages)
-            .map(|((field, leaves), pages)| match (field.data_type(), leaves.as_slice()) {
+            .map(|(field, leaves)| match (field.data_type(), leaves.as_slice()) {
                 (data_type, [column]) if *data_type == text_type() => {
                     let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
                     FieldEncoding::Dictionary(column.clone(), statistics)
@@ -106,7 +100,7 @@ impl RowGroupFile {
                 (data_type, [keys, values]) if *data_type == map_type() && MapChunk::fits(keys, values) => {
                     FieldEncoding::Map(keys.clone(), values.clone())
                 }
-                (_, [column]) => match pages {
+                (data_type, [column]) => match PageEncoding::choose(data_type, column, file.properties()) {
                     Some(encoding) => FieldEncoding::Pages(column.clone(), encoding),
                     None => FieldEncoding::Arrow,
                 },
@@ -253,6 +247,15 @@ impl RowGroupFile {
         let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
         file.finish().map_err(StoreError::io(&self.path))
     }
+}
+
+/// The Parquet leaf columns of each top-level field of `schema`, in order.
+pub(crate) fn leaves_by_field(schema: &Schema, parquet: &SchemaDescriptor) -> Vec<Vec<ColumnDescPtr>> {
+    let mut leaves = vec![Vec::new(); schema.fields().len()];
+    for leaf in 0..parquet.num_columns() {
+        leaves[parquet.get_column_root_idx(leaf)].push(parquet.column(leaf));
+    }
+    leaves
 }
 
 /// Rough relative cost of encoding a column of this type.

@@ -101,7 +101,6 @@ impl<'a> Amounts<'a> {
 /// (one past the dictionary for a null key), then its day counted from the batch's first.
 /// Summary columns have few values, so a batch's keys nearly always fit in 64 bits.
 struct PackedKeys {
-    codes: Vec<u64>,
     /// Each text column's radix (its dictionary's length plus one, or one for a column of one
     /// value and no nulls), then the day's.
     radices: Vec<u64>,
@@ -109,8 +108,8 @@ struct PackedKeys {
 }
 
 impl PackedKeys {
-    /// `None` when the keys do not fit in 64 bits.
-    fn of(columns: &[&DictionaryArray<Int32Type>], days: &[Option<i64>]) -> Option<PackedKeys> {
+    /// The packing and each row's code; `None` when the keys do not fit in 64 bits.
+    fn of(columns: &[&DictionaryArray<Int32Type>], days: &[Option<i64>]) -> Option<(PackedKeys, Vec<u64>)> {
         let first_day = days.iter().flatten().copied().min().unwrap_or(0);
         let last_day = days.iter().flatten().copied().max().unwrap_or(0);
         // Day slots: one per day from the first, then one for "no start time".
@@ -145,7 +144,7 @@ impl PackedKeys {
             let slot = day.map_or(day_radix - 1, |d| (d - first_day) as u64);
             *code = *code * day_radix + slot;
         }
-        Some(PackedKeys { codes, radices, first_day })
+        Some((PackedKeys { radices, first_day }, codes))
     }
 
     /// A code's dictionary key per text column (past the end for null) and its day.
@@ -182,10 +181,10 @@ pub(crate) struct BatchSums {
 }
 
 enum KeyedSums {
-    /// Summed by packed key; the keys' per-row codes are dropped once summed.
+    /// Summed by packed key.
     Packed { packed: PackedKeys, by_code: FastMap<u64, Sums> },
     /// Keys too wide to pack: summed row by row when merged.
-    Rows(RecordBatch),
+    Rows { batch: RecordBatch, days: Vec<Option<i64>> },
 }
 
 impl BatchSums {
@@ -203,16 +202,15 @@ impl BatchSums {
         let days = days_of(batch)?;
         let refs: Vec<&DictionaryArray<Int32Type>> = columns.iter().collect();
         let keyed = match PackedKeys::of(&refs, &days) {
-            Some(mut packed) => {
+            Some((packed, codes)) => {
                 // A row costs one lookup of a number instead of hashing ten ids and a day.
                 let mut by_code: FastMap<u64, Sums> = FastMap::default();
-                for (row, &code) in packed.codes.iter().enumerate() {
+                for (row, &code) in codes.iter().enumerate() {
                     amounts.add_row(by_code.entry(code).or_default(), row);
                 }
-                packed.codes = Vec::new();
                 KeyedSums::Packed { packed, by_code }
             }
-            None => KeyedSums::Rows(batch.clone()),
+            None => KeyedSums::Rows { batch: batch.clone(), days },
         };
         Ok(BatchSums { columns, keyed })
     }
@@ -239,7 +237,7 @@ impl DailySummary {
         let columns: Vec<&DictionaryArray<Int32Type>> = sums.columns.iter().collect();
         match sums.keyed {
             KeyedSums::Packed { packed, by_code } => self.add_packed(&columns, &packed, by_code),
-            KeyedSums::Rows(batch) => self.add_each(&columns, &days_of(&batch)?, &Amounts::of(&batch)?),
+            KeyedSums::Rows { batch, days } => self.add_each(&columns, &days, &Amounts::of(&batch)?),
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, BooleanArray, RecordBatch, UInt32Array};
 use arrow_buffer::BooleanBuffer;
+use arrow_schema::SchemaRef;
 use curwatch_schema::columns::{
     ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, NET_UNBLENDED_COST, SERVICE,
     UNBLENDED_COST, USAGE_AMOUNT, USAGE_END, USAGE_START,
@@ -128,8 +129,8 @@ impl StoreRows {
         if batch.num_rows() > ROW_GROUP_ROWS {
             return Ok(Some(StoreRows { batch, pages: Vec::new() }));
         }
-        let canonical = canonical_schema();
-        let pages = canonical_page_encodings()
+        let (canonical, encodings) = &*CANONICAL_PAGES;
+        let pages = encodings
             .iter()
             .enumerate()
             .map(|(field, encoding)| match encoding {
@@ -147,15 +148,14 @@ impl StoreRows {
     }
 }
 
-/// How partition files encode each canonical field whose pages depend on its rows alone.
-fn canonical_page_encodings() -> &'static [Option<PageEncoding>] {
-    static ENCODINGS: LazyLock<Vec<Option<PageEncoding>>> = LazyLock::new(|| {
-        let schema = canonical_schema();
-        let parquet = ArrowSchemaConverter::new().convert(&schema).expect("the canonical schema has a Parquet form");
-        PageEncoding::of_fields(&schema, &parquet, &writer_properties())
-    });
-    &ENCODINGS
-}
+/// The canonical schema, and how partition files encode each of its fields whose pages
+/// depend on its rows alone: worked out once, not for every batch.
+static CANONICAL_PAGES: LazyLock<(SchemaRef, Vec<Option<PageEncoding>>)> = LazyLock::new(|| {
+    let schema = canonical_schema();
+    let parquet = ArrowSchemaConverter::new().convert(&schema).expect("the canonical schema has a Parquet form");
+    let encodings = PageEncoding::of_fields(&schema, &parquet, &writer_properties());
+    (schema, encodings)
+});
 
 /// Appends rows to a file's open row group of their kind. A batch goes into one row group
 /// whole, so its encoded pages stand: a group without room for it is closed first.
