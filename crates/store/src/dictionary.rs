@@ -6,7 +6,8 @@
 //! renumbered, and a column chunk is one dictionary page (PLAIN values) followed by a data
 //! page per batch (RLE / bit-packed keys), as the format's dictionary encoding lays it out.
 //! A dictionary that would outgrow 1 MiB stops growing and the chunk goes on in PLAIN pages,
-//! as in Parquet's own writers.
+//! as in Parquet's own writers; and a chunk may start plain, skipping the dictionary, where the
+//! last row group's outgrew it (see `encode::PlainRuns`).
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -80,12 +81,14 @@ pub(crate) struct DictionaryChunk {
     /// the dictionary it was made for.
     renumber: Vec<u32>,
     renumbered: Option<ArrayRef>,
-    /// Set once the dictionary has filled: every later page of the chunk is plain.
+    /// Set once the dictionary has filled, or from the start for a chunk that starts plain:
+    /// every later page of the chunk is plain.
     full: bool,
 }
 
 impl DictionaryChunk {
-    pub fn new(descr: ColumnDescPtr, statistics: bool) -> Self {
+    /// A chunk keyed by a dictionary, or all in plain pages when `plain`.
+    pub fn new(descr: ColumnDescPtr, statistics: bool, plain: bool) -> Self {
         DictionaryChunk {
             descr,
             statistics,
@@ -104,8 +107,13 @@ impl DictionaryChunk {
             nulls: 0,
             renumber: Vec::new(),
             renumbered: None,
-            full: false,
+            full: plain,
         }
+    }
+
+    /// Whether the chunk's pages went plain, its dictionary full or skipped.
+    pub fn is_plain(&self) -> bool {
+        self.full
     }
 
     fn nullable(&self) -> bool {
@@ -470,33 +478,52 @@ impl DictionaryChunk {
     /// Finishes the chunk: its bytes (the dictionary page, then the data pages) and what the
     /// row group needs to splice them in.
     pub fn finish(self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
-        let mut encoding_stats =
-            vec![PageEncodingStats { page_type: PageType::DICTIONARY_PAGE, encoding: Encoding::PLAIN, count: 1 }];
+        // A chunk that started plain has no keyed page, and no dictionary page for them.
+        let keyed = self.pages.iter().any(|page| page.encoding() == Encoding::RLE_DICTIONARY) || self.pages.is_empty();
+        let mut encoding_stats = Vec::new();
+        if keyed {
+            encoding_stats.push(PageEncodingStats {
+                page_type: PageType::DICTIONARY_PAGE,
+                encoding: Encoding::PLAIN,
+                count: 1,
+            });
+        }
         for encoding in [Encoding::RLE_DICTIONARY, Encoding::PLAIN] {
             let count = self.pages.iter().filter(|page| page.encoding() == encoding).count() as i32;
             if count > 0 {
                 encoding_stats.push(PageEncodingStats { page_type: PageType::DATA_PAGE, encoding, count });
             }
         }
-        let dictionary = snappy_page(&self.dictionary, |buf| Page::DictionaryPage {
-            buf,
-            num_values: self.spans.len() as u32,
-            encoding: Encoding::PLAIN,
-            is_sorted: false,
-        })?;
-        let (bytes, specs) = write_pages(std::iter::once(dictionary).chain(self.pages))?;
+        let dictionary = keyed
+            .then(|| {
+                snappy_page(&self.dictionary, |buf| Page::DictionaryPage {
+                    buf,
+                    num_values: self.spans.len() as u32,
+                    encoding: Encoding::PLAIN,
+                    is_sorted: false,
+                })
+            })
+            .transpose()?;
+        let (bytes, specs) = write_pages(dictionary.into_iter().chain(self.pages))?;
         let size = |f: fn(&PageWriteSpec) -> usize| specs.iter().map(f).sum::<usize>() as i64;
+        let encodings: &[Encoding] = if keyed {
+            &[Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY]
+        } else {
+            &[Encoding::PLAIN, Encoding::RLE]
+        };
+        let (dictionary_offset, data_offset) = match keyed {
+            true => (Some(specs[0].offset as i64), specs.get(1).unwrap_or(&specs[0]).offset as i64),
+            false => (None, specs[0].offset as i64),
+        };
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::SNAPPY)
-            .set_encodings_mask(EncodingMask::new_from_encodings(
-                [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY].iter(),
-            ))
+            .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
             .set_page_encoding_stats(encoding_stats)
             .set_total_compressed_size(size(|s| s.compressed_size))
             .set_total_uncompressed_size(size(|s| s.uncompressed_size))
             .set_num_values(self.levels as i64)
-            .set_dictionary_page_offset(Some(specs[0].offset as i64))
-            .set_data_page_offset(specs.get(1).unwrap_or(&specs[0]).offset as i64);
+            .set_dictionary_page_offset(dictionary_offset)
+            .set_data_page_offset(data_offset);
         if self.statistics {
             let statistics = ValueStatistics::new(
                 self.min.map(ByteArray::from),
@@ -801,7 +828,7 @@ mod tests {
             .set_column_statistics_enabled(ColumnPath::from("b"), EnabledStatistics::Chunk)
             .build();
         let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
-        let mut group = file.start_row_group().unwrap();
+        let mut group = file.start_row_group(Default::default()).unwrap();
         for (a, b) in batches {
             // Values repeat within a batch's dictionary, as ingest's resource ids do; the last
             // entry is a null value.
@@ -875,13 +902,62 @@ mod tests {
     }
 
     #[test]
+    fn a_column_past_its_dictionary_starts_later_row_groups_plain_and_tries_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("ids", text_type(), false), Field::new("few", text_type(), false)]));
+        let properties = WriterProperties::builder().set_statistics_enabled(EnabledStatistics::None).build();
+        let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
+        // Each row group's ids (two batches of 3,000 of 200 bytes) outgrow a dictionary page in
+        // the second batch; `few` does not.
+        let groups = 18;
+        let mut runs = crate::encode::PlainRuns::default();
+        let mut expected = Vec::new();
+        for group in 0..groups {
+            let ids: Vec<String> = (0..6_000).map(|i| format!("{group}-{i:0>196}")).collect();
+            let few: DictionaryArray<Int32Type> = (0..ids.len()).map(|i| ["a", "b"][i % 2]).collect();
+            let column: DictionaryArray<Int32Type> = ids.iter().map(String::as_str).collect();
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(column), Arc::new(few)]).unwrap();
+            let mut open = file.start_row_group(runs).unwrap();
+            file.append(&mut open, &batch.slice(0, 3_000), &[]).unwrap();
+            file.append(&mut open, &batch.slice(3_000, 3_000), &[]).unwrap();
+            runs = file.close_row_group(open).unwrap();
+            expected.extend(ids);
+        }
+        file.finish(Vec::new()).unwrap();
+
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let metadata = reader.metadata().clone();
+        let mut read = Vec::new();
+        for batch in reader.build().unwrap() {
+            let text = arrow_cast::cast(batch.unwrap().column(0), &DataType::Utf8).unwrap();
+            read.extend(text.as_string::<i32>().iter().map(|v| v.unwrap().to_owned()));
+        }
+        assert_eq!(read, expected);
+        let with_dictionary: Vec<usize> = (0..groups)
+            .filter(|&group| metadata.row_group(group).column(0).dictionary_page_offset().is_some())
+            .collect();
+        // The first row group tries a dictionary, the next fifteen start plain, the sixteenth
+        // after the first tries again.
+        assert_eq!(with_dictionary, [0, 16]);
+        for group in 0..groups {
+            let chunk = metadata.row_group(group).column(1);
+            assert!(chunk.dictionary_page_offset().is_some(), "row group {group} keeps `few` keyed");
+            assert!(chunk.page_encoding_stats_mask().unwrap().is_only(Encoding::RLE_DICTIONARY));
+        }
+        let plain = metadata.row_group(1).column(0);
+        assert!(plain.page_encoding_stats_mask().unwrap().is_only(Encoding::PLAIN));
+    }
+
+    #[test]
     fn batches_of_one_value_are_written_as_one_run_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let schema = Arc::new(Schema::new(vec![Field::new("a", text_type(), true)]));
         let properties = WriterProperties::builder().set_statistics_enabled(EnabledStatistics::Chunk).build();
         let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
-        let mut group = file.start_row_group().unwrap();
+        let mut group = file.start_row_group(Default::default()).unwrap();
         // One value each: new, new, seen before; shorter than a run and longer; then a batch of
         // one value with a null row, and one whose every key points at a null value.
         let batches: [(&[Option<&str>], usize); 5] =
@@ -926,7 +1002,7 @@ mod tests {
         let (read, _, _) = round_trip(&[batch]);
         assert_eq!(read, a.iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>());
 
-        let mut chunk = DictionaryChunk::new(required_text(), false);
+        let mut chunk = DictionaryChunk::new(required_text(), false, false);
         chunk.write(&long.iter().map(String::as_str).collect::<DictionaryArray<Int32Type>>()).unwrap();
         let bytes: usize = long.iter().map(|v| v.len() + 4).sum();
         assert!(chunk.pages.iter().all(|page| page.encoding() == Encoding::PLAIN));
@@ -954,7 +1030,7 @@ mod tests {
 
     #[test]
     fn once_the_dictionary_fills_every_later_page_is_plain() {
-        let mut chunk = DictionaryChunk::new(required_text(), false);
+        let mut chunk = DictionaryChunk::new(required_text(), false, false);
         let long: Vec<String> = (0..20_000).map(|i| format!("{i:0>60}")).collect();
         let pages = |chunk: &DictionaryChunk| chunk.pages.iter().map(CompressedPage::encoding).collect::<Vec<_>>();
         chunk.write(&["k"].into_iter().collect::<DictionaryArray<Int32Type>>()).unwrap();
@@ -967,7 +1043,7 @@ mod tests {
 
     #[test]
     fn a_null_in_a_required_column_is_an_error() {
-        let mut chunk = DictionaryChunk::new(required_text(), false);
+        let mut chunk = DictionaryChunk::new(required_text(), false, false);
         let column: DictionaryArray<Int32Type> = [Some("k"), None].into_iter().collect();
         let error = chunk.write(&column).unwrap_err().to_string();
         assert!(error.contains("b is required but a row is null"), "{error}");

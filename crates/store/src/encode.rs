@@ -34,6 +34,26 @@ const PARALLEL_FROM_ROWS: usize = 64 * 1024;
 pub(crate) struct RowGroup {
     fields: Vec<FieldWriter>,
     pub rows: usize,
+    /// What the row groups before it of its kind passed on.
+    runs: PlainRuns,
+}
+
+/// Row groups in a row, up to and including the last closed, in which each dictionary text
+/// field went plain (its dictionary outgrew its page): passed from a row group to the next
+/// of its kind, so that a field of mostly distinct values (resource ids) starts plain instead
+/// of building a dictionary only to drop it (a tenth of the writer's time at 10M). Every
+/// [`RETRY_DICTIONARY_AFTER`]th row group tries the dictionary again, in case the values
+/// have changed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlainRuns(Vec<u32>);
+
+/// Row groups a field stays plain before its dictionary is tried again.
+const RETRY_DICTIONARY_AFTER: u32 = 16;
+
+impl PlainRuns {
+    fn starts_plain(&self, field: usize) -> bool {
+        self.0.get(field).is_some_and(|&run| run > 0 && run % RETRY_DICTIONARY_AFTER != 0)
+    }
 }
 
 enum FieldWriter {
@@ -121,21 +141,23 @@ impl RowGroupFile {
         })
     }
 
-    /// Opens a row group; rows go in with [`RowGroupFile::append`] and it is written to the
-    /// file by [`RowGroupFile::close_row_group`]. Several may be open at once.
-    pub fn start_row_group(&self) -> Result<RowGroup, StoreError> {
+    /// Opens a row group, following `runs` from the last closed of its kind; rows go in with
+    /// [`RowGroupFile::append`] and it is written to the file by
+    /// [`RowGroupFile::close_row_group`]. Several may be open at once.
+    pub fn start_row_group(&self, runs: PlainRuns) -> Result<RowGroup, StoreError> {
         // The index only matters to encryption, which the store does not use.
         let mut writers = self.columns.create_column_writers(0).map_err(StoreError::parquet(&self.path))?.into_iter();
         let fields = self
             .leaves_per_field
             .iter()
             .zip(&self.encodings)
-            .map(|(&n, encoding)| {
+            .enumerate()
+            .map(|(field, (&n, encoding))| {
                 let arrow: Vec<ArrowColumnWriter> = writers.by_ref().take(n).collect();
                 match encoding {
-                    FieldEncoding::Dictionary(column, statistics) => {
-                        FieldWriter::Dictionary(Box::new(DictionaryChunk::new(column.clone(), *statistics)))
-                    }
+                    FieldEncoding::Dictionary(column, statistics) => FieldWriter::Dictionary(Box::new(
+                        DictionaryChunk::new(column.clone(), *statistics, runs.starts_plain(field)),
+                    )),
                     FieldEncoding::Map(keys, values) => {
                         FieldWriter::Map(Box::new(MapChunk::new(keys.clone(), values.clone())))
                     }
@@ -147,7 +169,7 @@ impl RowGroupFile {
                 }
             })
             .collect();
-        Ok(RowGroup { fields, rows: 0 })
+        Ok(RowGroup { fields, rows: 0, runs })
     }
 
     /// Encodes a batch into an open row group, its columns on every core. `encoded` may hold
@@ -175,8 +197,22 @@ impl RowGroupFile {
         })
     }
 
-    /// Finishes an open row group's column chunks and writes them to the file.
-    pub fn close_row_group(&mut self, mut group: RowGroup) -> Result<(), StoreError> {
+    /// Finishes an open row group's column chunks and writes them to the file; returns what
+    /// the next row group of its kind should start from.
+    pub fn close_row_group(&mut self, mut group: RowGroup) -> Result<PlainRuns, StoreError> {
+        let runs = PlainRuns(
+            group
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(field, writer)| match writer {
+                    FieldWriter::Dictionary(chunk) if chunk.is_plain() => {
+                        group.runs.0.get(field).map_or(1, |run| run + 1)
+                    }
+                    _ => 0,
+                })
+                .collect(),
+        );
         let chunks: Vec<Mutex<Option<ClosedField>>> = group.fields.iter().map(|_| Mutex::default()).collect();
         // Closing flushes each column's last page: compression, worth spreading too.
         self.each_field(&mut group.fields, true, |field, writer| {
@@ -207,7 +243,7 @@ impl RowGroupFile {
             }
         }
         row_group.close().map_err(StoreError::parquet(&self.path))?;
-        Ok(())
+        Ok(runs)
     }
 
     /// Runs `work` once for every field's writers: on every core when `parallel`, threads

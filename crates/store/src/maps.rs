@@ -99,8 +99,8 @@ impl MapChunk {
     /// The chunk of a map column whose leaves, which [`MapChunk::fits`], are `keys` and `values`.
     pub fn new(keys: ColumnDescPtr, values: ColumnDescPtr) -> Self {
         MapChunk {
-            keys: DictionaryChunk::new(keys, false),
-            values: DictionaryChunk::new(values, false),
+            keys: DictionaryChunk::new(keys, false, false),
+            values: DictionaryChunk::new(values, false, false),
             repetition: Vec::new(),
             key_definition: Vec::new(),
             value_definition: Vec::new(),
@@ -234,7 +234,7 @@ mod tests {
         let path = dir.path().join("maps.parquet");
         let schema = Arc::new(Schema::new(vec![Field::new("tags", map_type(), true)]));
         let mut file = RowGroupFile::create(&path, schema.clone(), WriterProperties::builder().build()).unwrap();
-        let mut group = file.start_row_group().unwrap();
+        let mut group = file.start_row_group(Default::default()).unwrap();
         for rows in batches {
             // One leading row more, sliced off: offsets then start past zero.
             let padded: Vec<Row> =

@@ -172,9 +172,8 @@ pub(crate) struct DailySummary {
     sums: FastMap<SummaryKey, Sums>,
 }
 
-/// A batch's rows summed by their summary key, the keys' texts not yet interned: what the
-/// summary needs from a batch, worked out where batches are arranged (the decoding thread),
-/// so that the writer's thread only merges a few sums a batch.
+/// A batch's rows summed by their summary key, the keys' texts not yet interned: a row costs
+/// a lookup of one number in a small table, and the summary then merges a few sums a batch.
 pub(crate) struct BatchSums {
     columns: Vec<DictionaryArray<Int32Type>>,
     keyed: KeyedSums,

@@ -22,7 +22,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::Store;
 use crate::companion::{DAILY_SUMMARY, SHAPES};
-use crate::encode::{RowGroup, RowGroupFile};
+use crate::encode::{PlainRuns, RowGroup, RowGroupFile};
 use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
 use crate::pages::{EncodedPage, PageEncoding};
@@ -55,32 +55,34 @@ struct PartitionWriter {
     shapes: GatewayShapes,
     file: RowGroupFile,
     rows: u64,
-    /// Open row groups: API Gateway lines apart from the rest.
-    mixed: Option<RowGroup>,
-    gateway: Option<RowGroup>,
+    /// Row groups being filled: API Gateway lines apart from the rest.
+    mixed: OpenRowGroup,
+    gateway: OpenRowGroup,
 }
 
 impl PartitionWriter {
     fn write(&mut self, part: PeriodPart) -> Result<(), StoreError> {
-        let PeriodPart { gateway, others, sums, .. } = part;
+        let PeriodPart { gateway, others, .. } = part;
         for rows in [&gateway, &others].into_iter().flatten() {
             self.rows += rows.batch.num_rows() as u64;
+            // Summed on the writer's thread rather than where batches are arranged: ingest's
+            // decoding thread is the busier one.
+            self.summary.add_sums(BatchSums::of(&rows.batch)?)?;
         }
-        self.summary.add_sums(sums)?;
         if let Some(gateway) = &gateway {
             self.shapes.add(&gateway.batch)?;
         }
         for (open, rows) in [(&mut self.gateway, gateway), (&mut self.mixed, others)] {
             if let Some(rows) = rows {
-                append(&mut self.file, open, &rows)?;
+                open.append(&mut self.file, &rows)?;
             }
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<StagedPartition, StoreError> {
-        for group in [self.mixed.take(), self.gateway.take()].into_iter().flatten() {
-            self.file.close_row_group(group)?;
+        for open in [&mut self.mixed, &mut self.gateway] {
+            open.close(&mut self.file)?;
         }
         // The companions' ids go into the file's footer: they link them to it (see `companion`).
         let summary_id = self.summary.write(&self.staged_summary)?;
@@ -100,9 +102,9 @@ impl PartitionWriter {
 
 /// Canonical rows arranged as the store writes them: by billing period, and within one
 /// period API Gateway lines apart from the rest (they go to row groups of their own), with
-/// the period's rows summed for the daily summary. Arranging copies the rows, so it is a step
+/// the pages of their amounts and times encoded. Arranging copies the rows, so it is a step
 /// of its own: ingest arranges each batch on the thread that decodes it, and the writer's
-/// thread only merges sums and encodes.
+/// thread sums and encodes the rest.
 pub struct ArrangedBatch {
     parts: Vec<PeriodPart>,
 }
@@ -112,7 +114,6 @@ struct PeriodPart {
     period: BillingPeriod,
     gateway: Option<StoreRows>,
     others: Option<StoreRows>,
-    sums: BatchSums,
 }
 
 /// Rows bound for one kind of row group, with the pages of their amounts and times encoded
@@ -157,31 +158,49 @@ static CANONICAL_PAGES: LazyLock<(SchemaRef, Vec<Option<PageEncoding>>)> = LazyL
     (schema, encodings)
 });
 
-/// Appends rows to a file's open row group of their kind. A batch goes into one row group
-/// whole, so its encoded pages stand: a group without room for it is closed first.
-fn append(file: &mut RowGroupFile, open: &mut Option<RowGroup>, rows: &StoreRows) -> Result<(), StoreError> {
-    let count = rows.batch.num_rows();
-    if count == 0 {
-        return Ok(());
-    }
-    if open.as_ref().is_some_and(|group| group.rows + count > ROW_GROUP_ROWS) {
-        file.close_row_group(open.take().expect("open"))?;
-    }
-    let mut offset = 0;
-    while offset < count {
-        let group = match open {
-            Some(group) => group,
-            None => open.insert(file.start_row_group()?),
-        };
-        let n = (ROW_GROUP_ROWS - group.rows).min(count - offset);
-        let pages: &[Option<EncodedPage>] = if n == count { &rows.pages } else { &[] };
-        file.append(group, &rows.batch.slice(offset, n), pages)?;
-        offset += n;
-        if group.rows == ROW_GROUP_ROWS {
-            file.close_row_group(open.take().expect("open"))?;
+/// One kind of row group being filled: the open one, if any, and what the last one closed
+/// passed on to the next.
+#[derive(Default)]
+struct OpenRowGroup {
+    group: Option<RowGroup>,
+    runs: PlainRuns,
+}
+
+impl OpenRowGroup {
+    /// Appends rows to the open row group. A batch goes into one row group whole, so its
+    /// encoded pages stand: a group without room for it is closed first.
+    fn append(&mut self, file: &mut RowGroupFile, rows: &StoreRows) -> Result<(), StoreError> {
+        let count = rows.batch.num_rows();
+        if count == 0 {
+            return Ok(());
         }
+        if self.group.as_ref().is_some_and(|group| group.rows + count > ROW_GROUP_ROWS) {
+            self.close(file)?;
+        }
+        let mut offset = 0;
+        while offset < count {
+            let group = match &mut self.group {
+                Some(group) => group,
+                None => self.group.insert(file.start_row_group(self.runs.clone())?),
+            };
+            let n = (ROW_GROUP_ROWS - group.rows).min(count - offset);
+            let pages: &[Option<EncodedPage>] = if n == count { &rows.pages } else { &[] };
+            file.append(group, &rows.batch.slice(offset, n), pages)?;
+            offset += n;
+            if group.rows == ROW_GROUP_ROWS {
+                self.close(file)?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Closes the open row group, if any.
+    fn close(&mut self, file: &mut RowGroupFile) -> Result<(), StoreError> {
+        if let Some(group) = self.group.take() {
+            self.runs = file.close_row_group(group)?;
+        }
+        Ok(())
+    }
 }
 
 impl ArrangedBatch {
@@ -195,10 +214,9 @@ impl ArrangedBatch {
                 None => batch.clone(),
                 Some(indices) => take_rows(batch, &indices)?,
             };
-            let sums = BatchSums::of(&rows)?;
             let (gateway, others) = split_by_service(&rows, API_GATEWAY_SERVICE)?;
             let (gateway, others) = (StoreRows::of(gateway)?, StoreRows::of(others)?);
-            parts.push(PeriodPart { period, gateway, others, sums });
+            parts.push(PeriodPart { period, gateway, others });
         }
         Ok(ArrangedBatch { parts })
     }
@@ -265,8 +283,8 @@ impl UnitWriter {
                 staged,
                 file,
                 rows: 0,
-                mixed: None,
-                gateway: None,
+                mixed: OpenRowGroup::default(),
+                gateway: OpenRowGroup::default(),
             };
             self.partitions.insert(period, partition);
         }

@@ -57,9 +57,9 @@ fn write(
         })
         .map_err(store_error)?;
     // This thread pulls the files (downloads stay a bounded number ahead), decodes,
-    // canonicalises and arranges them for the store (summing them for the daily summary,
-    // encoding their amounts' and times' pages), while another merges the sums and encodes
-    // the rest of the store's Parquet. Both are busy most of the time, and each has batches
+    // canonicalises and arranges them for the store (encoding their amounts' and times'
+    // pages), while another sums them for the daily summary and encodes the rest of the
+    // store's Parquet. Both are busy most of the time, and each has batches
     // that take longer (a new source row group here, a closing row group there): two batches
     // waiting between them absorb that where one made each wait for the other, and still
     // bound memory.
