@@ -127,11 +127,29 @@ pub(crate) fn text_column(source: Option<&StringArray>, len: usize) -> ArrayRef 
     }
 }
 
-/// One value repeated: a one-entry dictionary, no per-row work.
+/// One value repeated: a one-entry dictionary, no per-row work. Every batch of a file holds
+/// the same few (its export, its name, the provider), so the last ones made on this thread are
+/// handed out again rather than rebuilt.
 pub(crate) fn constant_text(value: &str, len: usize) -> ArrayRef {
-    let keys = Int32Array::from(vec![0; len]);
-    let values = StringArray::from(vec![value]);
-    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("key 0 is in range"))
+    thread_local! {
+        static RECENT: std::cell::RefCell<Vec<(String, usize, ArrayRef)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    /// Enough for a file's constant columns.
+    const KEPT: usize = 4;
+    RECENT.with_borrow_mut(|recent| {
+        if let Some((_, _, array)) = recent.iter().find(|(v, n, _)| *n == len && v == value) {
+            return array.clone();
+        }
+        let keys = Int32Array::from(vec![0; len]);
+        let values = StringArray::from(vec![value]);
+        let array: ArrayRef =
+            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("key 0 is in range"));
+        if recent.len() == KEPT {
+            recent.remove(0);
+        }
+        recent.push((value.to_owned(), len, array.clone()));
+        array
+    })
 }
 
 /// A money column without nulls.
@@ -148,8 +166,10 @@ fn optional_money_array(column: Option<MoneyColumn>, len: usize) -> Result<Array
 }
 
 fn decimal_array(units: Vec<i128>, nulls: Option<NullBuffer>) -> Result<ArrayRef, ErrorKind> {
-    let limit = 10_i128.pow(u32::from(STORED_PRECISION));
-    if let Some(&too_large) = units.iter().find(|u| u.abs() >= limit) {
+    let limit = 10_u128.pow(u32::from(STORED_PRECISION));
+    // One pass without an early exit, which the compiler unrolls; the amount is found after.
+    if units.iter().fold(false, |over, u| over | (u.unsigned_abs() >= limit)) {
+        let too_large = *units.iter().find(|u| u.unsigned_abs() >= limit).expect("one is too large");
         return Err(ErrorKind::Unsupported(format!(
             "a single line item of {} exceeds the largest amount stored ({} digits)",
             Money::from_units(too_large).to_exact_string(),

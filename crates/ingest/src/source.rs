@@ -275,17 +275,24 @@ impl RawBatch {
             DataType::Float64 | DataType::Float32 | DataType::Float16 => {
                 let floats = arrow_cast::cast(array, &DataType::Float64).map_err(|e| wrong_type_msg(name, e))?;
                 let floats = floats.as_primitive::<Float64Type>();
-                let nulls = floats.nulls();
-                let mut units = Vec::with_capacity(floats.len());
-                for (row, &value) in floats.values().iter().enumerate() {
-                    // A null row's slot may hold anything: it is stored as zero.
-                    if nulls.is_some_and(|n| n.is_null(row)) {
-                        units.push(0);
-                        continue;
+                let (values, nulls) = (floats.values(), floats.nulls().filter(|n| n.null_count() > 0));
+                // Every row's value checked in one pass, the bad one's row found only on failure;
+                // then converted without a branch per row.
+                let bad = match nulls {
+                    None => values.iter().position(|v| !v.is_finite()),
+                    Some(nulls) => values.iter().zip(nulls.iter()).position(|(v, valid)| valid && !v.is_finite()),
+                };
+                if let Some(row) = bad {
+                    return Err(self.bad_value(row, name, format!("cost is {}, not a number", values[row])));
+                }
+                let mut units: Vec<i128> = values.iter().map(|&v| Money::from_f64(v).map_or(0, Money::units)).collect();
+                // A null row's slot may hold anything: it is stored as zero.
+                if let Some(nulls) = nulls {
+                    for (units, valid) in units.iter_mut().zip(nulls.iter()) {
+                        if !valid {
+                            *units = 0;
+                        }
                     }
-                    let money = Money::from_f64(value)
-                        .ok_or_else(|| self.bad_value(row, name, format!("cost is {value}, not a number")))?;
-                    units.push(money.units());
                 }
                 MoneyColumn::new(units, nulls)
             }
@@ -531,10 +538,34 @@ mod tests {
     use arrow_buffer::ScalarBuffer;
     use arrow_schema::{Field, Schema};
 
-    fn raw(millis: TimestampMillisecondArray) -> RawBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new("t", millis.data_type().clone(), true)]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(millis)]).unwrap();
+    fn raw(column: impl Array + 'static) -> RawBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("t", column.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(column)]).unwrap();
         RawBatch { batch, locations: Locations::FirstRow(1) }
+    }
+
+    #[test]
+    fn float_costs_become_exact_amounts_and_a_null_slot_is_not_read() {
+        // The null rows' slots hold what no cost may be, and a cost: both are stored as zero.
+        let values = ScalarBuffer::from(vec![1.5, f64::NAN, -0.000_000_000_05, 7.0, 0.1]);
+        let nulls = NullBuffer::from(vec![true, false, true, false, true]);
+        let money = raw(Float64Array::new(values, Some(nulls))).money("t").unwrap().unwrap();
+        let (units, nulls) = money.into_parts();
+        assert_eq!(units, [15_000_000_000, 0, -1, 0, 1_000_000_000]);
+        assert_eq!(nulls.unwrap().iter().collect::<Vec<_>>(), [true, false, true, false, true]);
+    }
+
+    #[test]
+    fn a_cost_that_is_not_a_number_is_an_error_naming_its_row() {
+        let costs = Float64Array::from(vec![Some(1.0), None, Some(2.0), Some(f64::NAN)]);
+        match raw(costs).money("t") {
+            Err(ErrorKind::BadValue { column, problem, location }) => {
+                assert_eq!(column, "t");
+                assert!(problem.contains("cost is NaN, not a number"), "{problem}");
+                assert_eq!(location, Location::Row(4));
+            }
+            other => panic!("expected an error, got {:?}", other.map(|m| m.map(|m| m.into_parts().0))),
+        }
     }
 
     #[test]

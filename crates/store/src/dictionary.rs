@@ -607,10 +607,21 @@ pub(crate) fn general(message: String) -> ParquetError {
 }
 
 pub(crate) fn snappy_page(body: &[u8], page: impl FnOnce(Bytes) -> Page) -> Result<CompressedPage, ParquetError> {
-    let mut compressed =
-        snap::raw::Encoder::new().compress_vec(body).map_err(|e| general(format!("cannot compress a page: {e}")))?;
-    // The buffer was sized for the worst case; the page waits for its row group to close.
-    compressed.shrink_to_fit();
+    // A page is compressed into scratch sized for the worst case, kept by the thread (a new
+    // buffer would be zeroed for every page: resource ids' pages are a megabyte each), and
+    // only its compressed bytes are copied out to wait for their row group.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(snap::raw::Encoder, Vec<u8>)> =
+            std::cell::RefCell::new((snap::raw::Encoder::new(), Vec::new()));
+    }
+    let compressed = SCRATCH.with_borrow_mut(|(encoder, scratch)| {
+        let worst = snap::raw::max_compress_len(body.len());
+        if scratch.len() < worst {
+            scratch.resize(worst, 0);
+        }
+        let size = encoder.compress(body, scratch).map_err(|e| general(format!("cannot compress a page: {e}")))?;
+        Ok::<_, ParquetError>(scratch[..size].to_vec())
+    })?;
     Ok(CompressedPage::new(page(Bytes::from(compressed)), body.len()))
 }
 

@@ -294,7 +294,8 @@ fn put_plain<T: ArrowPrimitiveType, const N: usize>(
 }
 
 fn range_of(values: &[i64]) -> Option<(i64, i64)> {
-    Some((*values.iter().min()?, *values.iter().max()?))
+    let first = *values.first()?;
+    Some(values.iter().fold((first, first), |(min, max), &v| (min.min(v), max.max(v))))
 }
 
 fn widen(range: Option<(i64, i64)>, value: i64) -> Option<(i64, i64)> {
