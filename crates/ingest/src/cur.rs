@@ -14,7 +14,7 @@ use curwatch_schema::{BillingPeriod, ChargeClass, Money};
 use crate::canonical::{CanonicalColumns, FileContext, constant_text, map_from_source, sparse_map, text_array};
 use crate::error::ErrorKind;
 use crate::format::ExportFormat;
-use crate::source::{MapColumn, MoneyColumn, RawBatch};
+use crate::source::{MapColumn, MoneyColumn, RawBatch, SparseMoney};
 
 const BILLING_PERIOD_START: &str = "bill_billing_period_start_date";
 const USAGE_START: &str = "line_item_usage_start_date";
@@ -191,26 +191,26 @@ impl CurPlan {
 
     /// Amortised cost, by the Well-Architected CUR library's rule per line item type.
     fn amortized(&self, raw: &RawBatch, rules: &[AmortizedRule], unblended: &[Money]) -> Result<Vec<Money>, ErrorKind> {
-        let sp_effective = raw.money(SP_EFFECTIVE)?;
-        let sp_commitment = raw.money(SP_COMMITMENT)?;
-        let sp_used = raw.money(SP_USED)?;
-        let ri_effective = raw.money(RI_EFFECTIVE)?;
-        let ri_upfront = raw.money(RI_UNUSED_UPFRONT)?;
-        let ri_recurring = raw.money(RI_UNUSED_RECURRING)?;
+        let sp_effective = raw.sparse_money(SP_EFFECTIVE)?;
+        let sp_commitment = raw.sparse_money(SP_COMMITMENT)?;
+        let sp_used = raw.sparse_money(SP_USED)?;
+        let ri_effective = raw.sparse_money(RI_EFFECTIVE)?;
+        let ri_upfront = raw.sparse_money(RI_UNUSED_UPFRONT)?;
+        let ri_recurring = raw.sparse_money(RI_UNUSED_RECURRING)?;
         let ri_arn = raw.text_in_place(RI_ARN)?;
-        let at = |column: &Option<MoneyColumn>, row: usize| column.as_ref().and_then(|c| c.get(row));
         let mut out = Vec::with_capacity(unblended.len());
         for (row, (&cost, rule)) in unblended.iter().zip(rules).enumerate() {
+            let at = |column: &SparseMoney| column.get(raw, row);
             let value = match rule {
                 AmortizedRule::Cost => cost,
-                AmortizedRule::SavingsPlanCovered => at(&sp_effective, row).unwrap_or(cost),
-                AmortizedRule::SavingsPlanRecurring => match (at(&sp_commitment, row), at(&sp_used, row)) {
+                AmortizedRule::SavingsPlanCovered => at(&sp_effective)?.unwrap_or(cost),
+                AmortizedRule::SavingsPlanRecurring => match (at(&sp_commitment)?, at(&sp_used)?) {
                     (Some(total), Some(used)) => total - used,
                     _ => cost,
                 },
                 AmortizedRule::Zero => Money::ZERO,
-                AmortizedRule::Discounted => at(&ri_effective, row).unwrap_or(cost),
-                AmortizedRule::ReservationFee => match (at(&ri_upfront, row), at(&ri_recurring, row)) {
+                AmortizedRule::Discounted => at(&ri_effective)?.unwrap_or(cost),
+                AmortizedRule::ReservationFee => match (at(&ri_upfront)?, at(&ri_recurring)?) {
                     (None, None) => cost,
                     (upfront, recurring) => upfront.unwrap_or_default() + recurring.unwrap_or_default(),
                 },
@@ -435,6 +435,46 @@ mod tests {
         let columns: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
         let plan = CurPlan::new(ExportFormat::LegacyCur, &columns).unwrap();
         (plan, RawBatch { batch, locations: Locations::FirstRow(1) })
+    }
+
+    #[test]
+    fn savings_plan_amounts_are_read_only_where_the_line_item_type_uses_them() {
+        use arrow_array::Float64Array;
+        let ctx = FileContext { export: "e".into(), source_file: "f.parquet".into() };
+        let (_, raw) = timed_batch(vec![Some(1_704_153_600_000); 3], vec![None; 3]);
+        let schema = raw.batch.schema();
+        let amortized = |types: [&str; 3], effective: [Option<f64>; 3]| {
+            let mut columns: Vec<(&str, ArrayRef)> = schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .filter(|&name| name != LINE_ITEM_TYPE)
+                .map(|name| (name, raw.batch.column_by_name(name).unwrap().clone()))
+                .collect();
+            columns.push((LINE_ITEM_TYPE, Arc::new(StringArray::from(types.to_vec()))));
+            columns.push((SP_EFFECTIVE, Arc::new(Float64Array::from(effective.to_vec()))));
+            let batch = RecordBatch::try_from_iter(columns).unwrap();
+            let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let plan = CurPlan::new(ExportFormat::LegacyCur, &names).unwrap();
+            let raw = RawBatch { batch, locations: Locations::FirstRow(1) };
+            plan.canonicalize(&raw, &ctx).map(|batch| {
+                let costs = batch
+                    .column_by_name("amortized_cost")
+                    .unwrap()
+                    .as_primitive::<arrow_array::types::Decimal128Type>()
+                    .clone();
+                costs.values().iter().map(|&units| Money::from_units(units)).collect::<Vec<_>>()
+            })
+        };
+        // Unblended costs are 1, 2 and 3. A value no rule reads may be anything.
+        let covered = ["SavingsPlanCoveredUsage", "Usage", "SavingsPlanCoveredUsage"];
+        let read = amortized(covered, [Some(0.25), Some(f64::NAN), None]).unwrap();
+        assert_eq!(read, [Money::from_cents(25), Money::from_cents(200), Money::from_cents(300)]);
+        // One a rule reads is an error naming its row.
+        let error = amortized(covered, [Some(0.25), None, Some(f64::INFINITY)]).unwrap_err();
+        let ErrorKind::BadValue { location, column, problem } = error else { panic!("{error:?}") };
+        assert_eq!((location, column.as_str()), (crate::error::Location::Row(3), SP_EFFECTIVE));
+        assert!(problem.contains("cost is inf, not a number"), "{problem}");
     }
 
     #[test]

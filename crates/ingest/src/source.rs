@@ -60,6 +60,30 @@ impl MoneyColumn {
     }
 }
 
+/// A money column that matters on few rows (savings-plan and reservation amounts, which an
+/// amortisation rule reads only on the lines it covers): a float column is converted at the
+/// rows asked for rather than whole, and a bad value is an error where it is read.
+pub(crate) enum SparseMoney<'a> {
+    Floats { name: &'a str, values: &'a Float64Array },
+    Converted(Option<MoneyColumn>),
+}
+
+impl SparseMoney<'_> {
+    /// The row's amount; `None` when it is null or the column is missing.
+    pub fn get(&self, raw: &RawBatch, row: usize) -> Result<Option<Money>, ErrorKind> {
+        match self {
+            SparseMoney::Floats { values, .. } if values.is_null(row) => Ok(None),
+            SparseMoney::Floats { name, values } => {
+                let value = values.value(row);
+                Money::from_f64(value)
+                    .map(Some)
+                    .ok_or_else(|| raw.bad_value(row, name, format!("cost is {value}, not a number")))
+            }
+            SparseMoney::Converted(column) => Ok(column.as_ref().and_then(|c| c.get(row))),
+        }
+    }
+}
+
 /// A batch as read from the file, columns under their normalised names.
 pub(crate) struct RawBatch {
     pub batch: RecordBatch,
@@ -255,10 +279,27 @@ impl RawBatch {
             return self.dictionary_text(name);
         };
         let text = column.as_string::<i32>();
-        let keys: Int32Array = (0..text.len())
-            .map(|row| (text.is_valid(row) && !text.value(row).is_empty()).then_some(row as i32))
-            .collect();
+        // Usually no row is null or empty: then each row's key is its own number, and the
+        // offsets are only read to tell.
+        let empty = text.offsets().windows(2).any(|pair| pair[0] == pair[1]);
+        let keys: Int32Array = if text.null_count() == 0 && !empty {
+            Int32Array::from_iter_values(0..text.len() as i32)
+        } else {
+            (0..text.len())
+                .map(|row| (text.is_valid(row) && !text.value(row).is_empty()).then_some(row as i32))
+                .collect()
+        };
         Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, column.clone()).expect("one key per value")))
+    }
+
+    /// A money column read only at the rows asked for (see [`SparseMoney`]).
+    pub fn sparse_money<'a>(&'a self, name: &'a str) -> Result<SparseMoney<'a>, ErrorKind> {
+        match self.column(name) {
+            Some(array) if array.data_type() == &DataType::Float64 && array.null_count() < array.len() => {
+                Ok(SparseMoney::Floats { name, values: array.as_primitive::<Float64Type>() })
+            }
+            _ => Ok(SparseMoney::Converted(self.money(name)?)),
+        }
     }
 
     /// A money column as exact amounts; `None` when the file lacks it or no row of the batch
