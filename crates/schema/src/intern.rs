@@ -63,6 +63,18 @@ impl Interner {
     pub fn get(&self, id: u32) -> Option<&str> {
         (id > 0).then(|| text_of(&self.text, &self.ends, id))
     }
+
+    /// Each id's place in the order of the texts, indexed by id ("no value", id 0, first):
+    /// sorting by these numbers sorts by text, each text compared only while ranking.
+    pub fn ranks(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (1..=self.ends.len() as u32).collect();
+        ids.sort_unstable_by(|&a, &b| text_of(&self.text, &self.ends, a).cmp(text_of(&self.text, &self.ends, b)));
+        let mut ranks = vec![0; self.ends.len() + 1];
+        for (rank, id) in ids.into_iter().enumerate() {
+            ranks[id as usize] = rank as u32 + 1;
+        }
+        ranks
+    }
 }
 
 /// The text of id `id` (at least 1).
@@ -75,6 +87,16 @@ fn text_of<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranks_follow_the_texts_order_with_no_value_first() {
+        let mut interner = Interner::default();
+        let ids: Vec<u32> = ["m", "b", "z", "a"].into_iter().map(|v| interner.id(Some(v))).collect();
+        let ranks = interner.ranks();
+        assert_eq!(ranks[0], 0);
+        let rank_of: Vec<u32> = ids.iter().map(|&id| ranks[id as usize]).collect();
+        assert_eq!(rank_of, [3, 2, 4, 1]);
+    }
 
     #[test]
     fn ids_are_stable_and_zero_is_none() {

@@ -284,8 +284,13 @@ impl DailySummary {
         let text = |key: &SummaryKey| -> [Option<&str>; SUMMARY_TEXT_COLUMNS.len()] {
             std::array::from_fn(|i| self.values[i].get(key.0[i]))
         };
+        // By day, then by the texts: their ranks compare as the texts do.
+        let ranks: Vec<Vec<u32>> = self.values.iter().map(Interner::ranks).collect();
         let mut rows: Vec<(&SummaryKey, &Sums)> = self.sums.iter().collect();
-        rows.sort_unstable_by(|a, b| (a.0.1, text(a.0)).cmp(&(b.0.1, text(b.0))));
+        rows.sort_unstable_by_key(|(key, _)| {
+            let ranked: [u32; SUMMARY_TEXT_COLUMNS.len()] = std::array::from_fn(|i| ranks[i][key.0[i] as usize]);
+            (key.1, ranked)
+        });
         let mut content = ContentId::default();
         for (key, sums) in &rows {
             for value in text(key) {
