@@ -89,6 +89,18 @@ impl<'a> Amounts<'a> {
         })
     }
 
+    /// Whether any row lacks an amount (most batches have every one).
+    pub(crate) fn has_nulls(&self) -> bool {
+        [self.unblended, self.net, self.amortized].iter().any(|column| column.null_count() > 0)
+    }
+
+    /// [`Amounts::add_row`] for a batch without nulls.
+    fn add_valid_row(&self, sums: &mut Sums, row: usize) {
+        sums.unblended += self.unblended.value(row);
+        sums.net += self.net.value(row);
+        sums.amortized += self.amortized.value(row);
+    }
+
     pub(crate) fn add_row(&self, sums: &mut Sums, row: usize) {
         let cost = if self.unblended.is_valid(row) { self.unblended.value(row) } else { 0 };
         sums.unblended += cost;
@@ -202,10 +214,19 @@ impl BatchSums {
         let refs: Vec<&DictionaryArray<Int32Type>> = columns.iter().collect();
         let keyed = match PackedKeys::of(&refs, &days) {
             Some((packed, codes)) => {
-                // A row costs one lookup of a number instead of hashing ten ids and a day.
-                let mut by_code: FastMap<u64, Sums> = FastMap::default();
-                for (row, &code) in codes.iter().enumerate() {
-                    amounts.add_row(by_code.entry(code).or_default(), row);
+                // A row costs one lookup of a number instead of hashing ten ids and a day. The
+                // table starts at a size a batch's keys seldom outgrow, rather than doubling
+                // its way there.
+                let mut by_code: FastMap<u64, Sums> =
+                    FastMap::with_capacity_and_hasher(codes.len() / 4, Default::default());
+                if amounts.has_nulls() {
+                    for (row, &code) in codes.iter().enumerate() {
+                        amounts.add_row(by_code.entry(code).or_default(), row);
+                    }
+                } else {
+                    for (row, &code) in codes.iter().enumerate() {
+                        amounts.add_valid_row(by_code.entry(code).or_default(), row);
+                    }
                 }
                 KeyedSums::Packed { packed, by_code }
             }
@@ -221,7 +242,12 @@ fn days_of(batch: &RecordBatch) -> Result<Vec<Option<i64>>, StoreError> {
         .column_by_name(USAGE_START)
         .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
         .ok_or_else(|| StoreError::Invalid(format!("`{USAGE_START}` is not a timestamp")))?;
-    Ok(starts.iter().map(|start| start.map(|micros| micros.div_euclid(MICROS_PER_DAY))).collect())
+    let day = |micros: i64| micros.div_euclid(MICROS_PER_DAY);
+    Ok(match starts.null_count() {
+        // Canonical rows always have a start: the null mask need not be read row by row.
+        0 => starts.values().iter().map(|&micros| Some(day(micros))).collect(),
+        _ => starts.iter().map(|start| start.map(day)).collect(),
+    })
 }
 
 impl DailySummary {
