@@ -1,5 +1,5 @@
-//! Encoding row groups on every core: Parquet's encoders (dictionary interning, compression)
-//! are most of ingest's work, and each column encodes independently of the others.
+//! Encoding row groups, a large batch's columns on every core: Parquet's encoders (dictionary
+//! interning, compression) are most of ingest's work, and each column encodes independently.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -214,8 +214,10 @@ impl RowGroupFile {
                 .collect(),
         );
         let chunks: Vec<Mutex<Option<ClosedField>>> = group.fields.iter().map(|_| Mutex::default()).collect();
-        // Closing flushes each column's last page: compression, worth spreading too.
-        self.each_field(&mut group.fields, true, |field, writer| {
+        // Closing flushes each column's last page on this thread alone: ingest keeps the other
+        // core decoding, and a helper thread per row group only took turns with it (a 40M-line
+        // ingest closes 351 row groups; docs/performance.md).
+        self.each_field(&mut group.fields, false, |field, writer| {
             let closed = match std::mem::replace(writer, FieldWriter::Arrow(Vec::new())) {
                 FieldWriter::Arrow(writers) => {
                     ClosedField::Arrow(writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?)
