@@ -912,6 +912,19 @@ mod tests {
         assert!(chunk(0).statistics().is_none(), "only columns readers prune by keep statistics");
     }
 
+    /// The first column of a file read back with Parquet's own reader, as text, and the file's
+    /// metadata.
+    fn first_column_text(path: &std::path::Path) -> (Vec<Option<String>>, Arc<ParquetMetaData>) {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+        let metadata = reader.metadata().clone();
+        let mut read = Vec::new();
+        for batch in reader.build().unwrap() {
+            let text = arrow_cast::cast(batch.unwrap().column(0), &DataType::Utf8).unwrap();
+            read.extend(text.as_string::<i32>().iter().map(|v| v.map(str::to_owned)));
+        }
+        (read, metadata)
+    }
+
     #[test]
     fn a_column_past_its_dictionary_starts_later_row_groups_plain_and_tries_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -938,14 +951,8 @@ mod tests {
         }
         file.finish(Vec::new()).unwrap();
 
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
-        let metadata = reader.metadata().clone();
-        let mut read = Vec::new();
-        for batch in reader.build().unwrap() {
-            let text = arrow_cast::cast(batch.unwrap().column(0), &DataType::Utf8).unwrap();
-            read.extend(text.as_string::<i32>().iter().map(|v| v.unwrap().to_owned()));
-        }
-        assert_eq!(read, expected);
+        let (read, metadata) = first_column_text(&path);
+        assert_eq!(read, expected.into_iter().map(Some).collect::<Vec<_>>());
         let with_dictionary: Vec<usize> = (0..groups)
             .filter(|&group| metadata.row_group(group).column(0).dictionary_page_offset().is_some())
             .collect();
@@ -988,13 +995,7 @@ mod tests {
         file.close_row_group(group).unwrap();
         file.finish(Vec::new()).unwrap();
 
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
-        let metadata = reader.metadata().clone();
-        let mut read = Vec::new();
-        for batch in reader.build().unwrap() {
-            let text = arrow_cast::cast(batch.unwrap().column(0), &DataType::Utf8).unwrap();
-            read.extend(text.as_string::<i32>().iter().map(|v| v.map(str::to_owned)));
-        }
+        let (read, metadata) = first_column_text(&path);
         assert_eq!(read, expected);
         let Some(Statistics::ByteArray(statistics)) = metadata.row_group(0).column(0).statistics().cloned() else {
             panic!("no statistics")
