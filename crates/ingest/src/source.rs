@@ -75,9 +75,7 @@ impl SparseMoney<'_> {
             SparseMoney::Floats { values, .. } if values.is_null(row) => Ok(None),
             SparseMoney::Floats { name, values } => {
                 let value = values.value(row);
-                Money::from_f64(value)
-                    .map(Some)
-                    .ok_or_else(|| raw.bad_value(row, name, format!("cost is {value}, not a number")))
+                Money::from_f64(value).map(Some).ok_or_else(|| raw.not_a_number(row, name, value))
             }
             SparseMoney::Converted(column) => Ok(column.as_ref().and_then(|c| c.get(row))),
         }
@@ -213,6 +211,11 @@ impl RawBatch {
         ErrorKind::BadValue { location: self.location(row), column: column.to_owned(), problem }
     }
 
+    /// A float cost that is no amount (NaN, an infinity).
+    fn not_a_number(&self, row: usize, column: &str, value: f64) -> ErrorKind {
+        self.bad_value(row, column, format!("cost is {value}, not a number"))
+    }
+
     /// A text column as plain UTF-8; `None` when the file lacks it.
     pub fn text(&self, name: &str) -> Result<Option<StringArray>, ErrorKind> {
         let Some(array) = self.column(name) else {
@@ -281,8 +284,8 @@ impl RawBatch {
         let text = column.as_string::<i32>();
         // Usually no row is null or empty: then each row's key is its own number, and the
         // offsets are only read to tell.
-        let empty = text.offsets().windows(2).any(|pair| pair[0] == pair[1]);
-        let keys: Int32Array = if text.null_count() == 0 && !empty {
+        let has_empty = || text.offsets().windows(2).any(|pair| pair[0] == pair[1]);
+        let keys: Int32Array = if text.null_count() == 0 && !has_empty() {
             Int32Array::from_iter_values(0..text.len() as i32)
         } else {
             (0..text.len())
@@ -324,7 +327,7 @@ impl RawBatch {
                     Some(nulls) => values.iter().zip(nulls.iter()).position(|(v, valid)| valid && !v.is_finite()),
                 };
                 if let Some(row) = bad {
-                    return Err(self.bad_value(row, name, format!("cost is {}, not a number", values[row])));
+                    return Err(self.not_a_number(row, name, values[row]));
                 }
                 let mut units: Vec<i128> = values.iter().map(|&v| Money::from_f64(v).map_or(0, Money::units)).collect();
                 // A null row's slot may hold anything: it is stored as zero.

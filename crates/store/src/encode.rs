@@ -199,39 +199,36 @@ impl RowGroupFile {
 
     /// Finishes an open row group's column chunks and writes them to the file; returns what
     /// the next row group of its kind should start from.
-    pub fn close_row_group(&mut self, mut group: RowGroup) -> Result<PlainRuns, StoreError> {
+    pub fn close_row_group(&mut self, group: RowGroup) -> Result<PlainRuns, StoreError> {
+        let RowGroup { fields, runs: before, .. } = group;
         let runs = PlainRuns(
-            group
-                .fields
+            fields
                 .iter()
                 .enumerate()
                 .map(|(field, writer)| match writer {
-                    FieldWriter::Dictionary(chunk) if chunk.is_plain() => {
-                        group.runs.0.get(field).map_or(1, |run| run + 1)
-                    }
+                    FieldWriter::Dictionary(chunk) if chunk.is_plain() => before.0.get(field).map_or(1, |run| run + 1),
                     _ => 0,
                 })
                 .collect(),
         );
-        let chunks: Vec<Mutex<Option<ClosedField>>> = group.fields.iter().map(|_| Mutex::default()).collect();
         // Closing flushes each column's last page on this thread alone: ingest keeps the other
         // core decoding, and a helper thread per row group only took turns with it (a 40M-line
         // ingest closes 351 row groups; docs/performance.md).
-        self.each_field(&mut group.fields, false, |field, writer| {
-            let closed = match std::mem::replace(writer, FieldWriter::Arrow(Vec::new())) {
+        let close = |writer: FieldWriter| -> Result<ClosedField, ParquetError> {
+            Ok(match writer {
                 FieldWriter::Arrow(writers) => {
                     ClosedField::Arrow(writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?)
                 }
                 FieldWriter::Dictionary(chunk) => ClosedField::Own(vec![chunk.finish()?]),
                 FieldWriter::Map(chunk) => ClosedField::Own(chunk.finish()?.into()),
                 FieldWriter::Pages(chunk) => ClosedField::Own(vec![chunk.finish()?]),
-            };
-            *chunks[field].lock().expect("no panics while held") = Some(closed);
-            Ok(())
-        })?;
+            })
+        };
+        let closed: Vec<ClosedField> =
+            fields.into_iter().map(close).collect::<Result<_, _>>().map_err(StoreError::parquet(&self.path))?;
         let mut row_group = self.file.next_row_group().map_err(StoreError::parquet(&self.path))?;
-        for field in chunks {
-            match field.into_inner().expect("threads are done").expect("every field closed") {
+        for field in closed {
+            match field {
                 ClosedField::Arrow(chunks) => {
                     for chunk in chunks {
                         chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;

@@ -2,8 +2,8 @@
 //!
 //! A dictionary column's pages need its chunk's dictionary, so only the thread writing the
 //! file can encode them. These need nothing but their rows: ingest encodes them on the
-//! thread that decodes the batch (beside its sums), which takes that work off the writer's
-//! thread, and the writer only copies the pages into their chunks.
+//! thread that decodes the batch, which takes that work off the writer's thread, and the
+//! writer only copies the pages into their chunks.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, TimestampMicrosecondType};

@@ -90,7 +90,7 @@ impl<'a> Amounts<'a> {
     }
 
     /// Whether any row lacks an amount (most batches have every one).
-    pub(crate) fn has_nulls(&self) -> bool {
+    fn has_nulls(&self) -> bool {
         [self.unblended, self.net, self.amortized].iter().any(|column| column.null_count() > 0)
     }
 
@@ -186,7 +186,7 @@ pub(crate) struct DailySummary {
 
 /// A batch's rows summed by their summary key, the keys' texts not yet interned: a row costs
 /// a lookup of one number in a small table, and the summary then merges a few sums a batch.
-pub(crate) struct BatchSums {
+struct BatchSums {
     columns: Vec<DictionaryArray<Int32Type>>,
     keyed: KeyedSums,
 }
@@ -200,7 +200,7 @@ enum KeyedSums {
 
 impl BatchSums {
     /// Sums canonical rows by their summary key.
-    pub(crate) fn of(batch: &RecordBatch) -> Result<Self, StoreError> {
+    fn of(batch: &RecordBatch) -> Result<Self, StoreError> {
         let mut columns = Vec::with_capacity(SUMMARY_TEXT_COLUMNS.len());
         for column in SUMMARY_TEXT_COLUMNS {
             let dict = batch
@@ -214,26 +214,28 @@ impl BatchSums {
         let refs: Vec<&DictionaryArray<Int32Type>> = columns.iter().collect();
         let keyed = match PackedKeys::of(&refs, &days) {
             Some((packed, codes)) => {
-                // A row costs one lookup of a number instead of hashing ten ids and a day. The
-                // table starts at a size a batch's keys seldom outgrow, rather than doubling
-                // its way there.
-                let mut by_code: FastMap<u64, Sums> =
-                    FastMap::with_capacity_and_hasher(codes.len() / 4, Default::default());
-                if amounts.has_nulls() {
-                    for (row, &code) in codes.iter().enumerate() {
-                        amounts.add_row(by_code.entry(code).or_default(), row);
-                    }
+                // A row costs one lookup of a number instead of hashing ten ids and a day.
+                let by_code = if amounts.has_nulls() {
+                    sum_by_code(&codes, |sums, row| amounts.add_row(sums, row))
                 } else {
-                    for (row, &code) in codes.iter().enumerate() {
-                        amounts.add_valid_row(by_code.entry(code).or_default(), row);
-                    }
-                }
+                    sum_by_code(&codes, |sums, row| amounts.add_valid_row(sums, row))
+                };
                 KeyedSums::Packed { packed, by_code }
             }
             None => KeyedSums::Rows { batch: batch.clone(), days },
         };
         Ok(BatchSums { columns, keyed })
     }
+}
+
+/// Each row's amounts added to the sums of its code. The table starts at a size a batch's
+/// keys seldom outgrow, rather than doubling its way there.
+fn sum_by_code(codes: &[u64], add: impl Fn(&mut Sums, usize)) -> FastMap<u64, Sums> {
+    let mut by_code: FastMap<u64, Sums> = FastMap::with_capacity_and_hasher(codes.len() / 4, Default::default());
+    for (row, &code) in codes.iter().enumerate() {
+        add(by_code.entry(code).or_default(), row);
+    }
+    by_code
 }
 
 /// Each row's day (days since 1970), none for a line without a start time.
@@ -251,14 +253,10 @@ fn days_of(batch: &RecordBatch) -> Result<Vec<Option<i64>>, StoreError> {
 }
 
 impl DailySummary {
-    /// Adds canonical rows.
-    #[cfg(test)]
+    /// Adds canonical rows: summed by key first (see [`BatchSums`]), each distinct key's sums
+    /// then merged once.
     pub(crate) fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
-        self.add_sums(BatchSums::of(batch)?)
-    }
-
-    /// Adds a batch's sums: each distinct key's once.
-    pub(crate) fn add_sums(&mut self, sums: BatchSums) -> Result<(), StoreError> {
+        let sums = BatchSums::of(batch)?;
         let columns: Vec<&DictionaryArray<Int32Type>> = sums.columns.iter().collect();
         match sums.keyed {
             KeyedSums::Packed { packed, by_code } => self.add_packed(&columns, &packed, by_code),

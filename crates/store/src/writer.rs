@@ -28,7 +28,7 @@ use crate::layout::{STAGING, partition_path, sync_dir};
 use crate::pages::{EncodedPage, PageEncoding};
 use crate::shapes::GatewayShapes;
 use crate::state::{PartitionRecord, SourceFileRecord, record_commit};
-use crate::summary::{BatchSums, DailySummary};
+use crate::summary::DailySummary;
 
 /// Where a unit's rows came from; recorded with every partition it writes.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +67,7 @@ impl PartitionWriter {
             self.rows += rows.batch.num_rows() as u64;
             // Summed on the writer's thread rather than where batches are arranged: ingest's
             // decoding thread is the busier one.
-            self.summary.add_sums(BatchSums::of(&rows.batch)?)?;
+            self.summary.add(&rows.batch)?;
         }
         if let Some(gateway) = &gateway {
             self.shapes.add(&gateway.batch)?;
