@@ -13,6 +13,7 @@
 //! A partition is replaced by writing it in full to a staging folder and renaming it over
 //! the old file, so readers and crashes only ever see the old or the new partition.
 
+mod compact;
 mod companion;
 mod dictionary;
 mod direct;

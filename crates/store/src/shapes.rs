@@ -27,6 +27,7 @@ use curwatch_schema::{BillingPeriod, canonical_schema};
 use hashbrown::HashTable;
 use twox_hash::XxHash3_128;
 
+use crate::compact::{Chunks, IdLists};
 use crate::companion::{ContentId, SHAPES};
 use crate::error::StoreError;
 use crate::maps::MapText;
@@ -64,37 +65,39 @@ pub fn shapes_have(column: &str) -> bool {
 const EMPTY_VALUE: u32 = u32::MAX;
 
 /// API Gateway rows summed per shape while a partition is written.
+///
+/// Shapes are what the writer's memory grows with over a month (78,340 of them at 40M lines),
+/// so each takes 80 bytes: what sets it apart from the shapes beside it is its resource and
+/// its context — its dictionary texts and tags, which many shapes share — kept once in
+/// `contexts`.
 pub(crate) struct GatewayShapes {
     /// Midnight UTC of the billing period's first day, in microseconds.
     first_day: i64,
     strings: Interner,
     /// Ids of the dictionary entries of each shape text column but the resource id.
-    entry_ids: [EntryIds; SHAPE_TEXT_COLUMNS.len() - 1],
-    /// Each shape's place in `shapes`, found by the fingerprint of a row's text (see `add`),
-    /// which `fingerprints` holds in the same places. A table of places rather than a map
-    /// from fingerprints: four bytes a slot instead of thirty-two, and shapes are what the
-    /// writer's memory grows with.
+    entry_ids: [EntryIds; DICTIONARY_TEXTS],
+    /// Each distinct context's ids: its dictionary texts' ids in `SHAPE_TEXT_COLUMNS` order,
+    /// then each tag's key and value id in text order.
+    contexts: IdLists,
+    /// Each shape's place in `shapes`, found by the fingerprint of a row's text (see `add`).
+    /// A table of places rather than a map from fingerprints: four bytes a slot instead of
+    /// thirty-two.
     index: HashTable<u32>,
-    fingerprints: Vec<u128>,
-    /// Every shape's ids, one after another: its text ids, then each tag's key and value id
-    /// in text order. Few large allocations rather than one per shape: the writer thread's
-    /// memory stays compact.
-    ids: Vec<u32>,
-    shapes: Vec<Shape>,
+    /// In chunks, so that growing copies nothing and reserves at most a chunk.
+    shapes: Chunks<Shape>,
 }
 
-/// One shape: where its ids lie in `GatewayShapes::ids`, its usage as the lines report it,
-/// and its exact costs. Flat, so that the costs' 16-byte alignment pads nothing: 64 bytes.
+/// The shape text columns read through their dictionaries: all but the resource id.
+const DICTIONARY_TEXTS: usize = SHAPE_TEXT_COLUMNS.len() - 1;
+
+/// One shape: the fingerprint rows find it by, its exact costs, its usage as the lines report
+/// it, and its ids. 80 bytes, without padding.
 struct Shape {
-    ids: std::ops::Range<u32>,
-    usage: f64,
+    fingerprint: u128,
     costs: Sums,
-}
-
-impl Shape {
-    fn ids_in<'a>(&self, all_ids: &'a [u32]) -> &'a [u32] {
-        &all_ids[self.ids.start as usize..self.ids.end as usize]
-    }
+    usage: f64,
+    context: u32,
+    resource: u32,
 }
 
 impl GatewayShapes {
@@ -104,10 +107,9 @@ impl GatewayShapes {
             first_day,
             strings: Interner::default(),
             entry_ids: Default::default(),
+            contexts: IdLists::default(),
             index: HashTable::new(),
-            fingerprints: Vec::new(),
-            ids: Vec::new(),
-            shapes: Vec::new(),
+            shapes: Chunks::default(),
         }
     }
 
@@ -151,8 +153,8 @@ impl GatewayShapes {
         let tag_values = MapText::of(tags.values()).ok_or_else(not_text)?;
         let offsets = tags.value_offsets();
 
-        let GatewayShapes { strings, entry_ids, index, fingerprints, ids, shapes, .. } = self;
-        let (mut text_ids, mut bytes, mut shape_ids) = (Vec::new(), Vec::new(), Vec::<u32>::new());
+        let GatewayShapes { strings, entry_ids, contexts, index, shapes, .. } = self;
+        let (mut text_ids, mut bytes, mut context) = (Vec::new(), Vec::new(), Vec::<u32>::new());
         for row in 0..batch.num_rows() {
             text_ids.clear();
             for ((keys, _, values), entry_ids) in dictionary_texts.iter().zip(entry_ids.iter_mut()) {
@@ -179,29 +181,32 @@ impl GatewayShapes {
             }
             let fingerprint = XxHash3_128::oneshot(&bytes);
             // The fingerprint's low half is already a good hash.
-            let place = match index.find(fingerprint as u64, |&place| fingerprints[place as usize] == fingerprint) {
+            let found = index.find(fingerprint as u64, |&place| shapes.get(place).fingerprint == fingerprint);
+            let place = match found {
                 Some(&place) => place,
                 None => {
                     let mut pairs: Vec<(&str, &str)> =
                         entries.filter_map(|e| Some((tag_keys.value(e), tag_values.get(e)?))).collect();
                     pairs.sort_unstable();
-                    shape_ids.clear();
-                    shape_ids.extend_from_slice(&text_ids);
-                    shape_ids.push(strings.id(resource));
+                    context.clear();
+                    context.extend_from_slice(&text_ids);
                     for (key, value) in pairs {
-                        shape_ids.push(strings.id(Some(key)));
-                        shape_ids.push(if value.is_empty() { EMPTY_VALUE } else { strings.id(Some(value)) });
+                        context.push(strings.id(Some(key)));
+                        context.push(if value.is_empty() { EMPTY_VALUE } else { strings.id(Some(value)) });
                     }
-                    let start = ids.len() as u32;
-                    ids.extend_from_slice(&shape_ids);
-                    shapes.push(Shape { ids: start..ids.len() as u32, usage: 0.0, costs: Sums::default() });
-                    fingerprints.push(fingerprint);
-                    let place = (shapes.len() - 1) as u32;
-                    index.insert_unique(fingerprint as u64, place, |&p| fingerprints[p as usize] as u64);
+                    let shape = Shape {
+                        fingerprint,
+                        costs: Sums::default(),
+                        usage: 0.0,
+                        context: contexts.id(&context),
+                        resource: strings.id(resource),
+                    };
+                    let place = shapes.push(shape);
+                    index.insert_unique(fingerprint as u64, place, |&p| shapes.get(p).fingerprint as u64);
                     place
                 }
             };
-            let shape = &mut shapes[place as usize];
+            let shape = shapes.get_mut(place);
             amounts.add_row(&mut shape.costs, row);
             shape.usage += if usage.is_valid(row) { usage.value(row) } else { 0.0 };
         }
@@ -213,15 +218,16 @@ impl GatewayShapes {
     /// different orders are merged here. Row groups of `SHAPE_ROW_GROUP_ROWS` let readers
     /// decode on every core; batches are built one row group at a time.
     pub(crate) fn write(&mut self, path: &Path) -> Result<String, StoreError> {
-        self.merge_same_ids();
+        let order = self.merge_same_ids();
         let text = |id: u32| if id == EMPTY_VALUE { Some("") } else { self.strings.get(id) };
-        let ids = |shape: &Shape| shape.ids_in(&self.ids);
+        let shape_at = |place: &u32| self.shapes.get(*place);
+        let context = |shape: &Shape| self.contexts.get(shape.context);
 
         let mut content = ContentId::default();
-        for shape in &self.shapes {
-            let ids = ids(shape);
-            content.bytes(&(ids.len() as u32).to_le_bytes());
-            for &id in ids {
+        for shape in order.iter().map(shape_at) {
+            let (texts, tags) = context(shape).split_at(DICTIONARY_TEXTS);
+            content.bytes(&((texts.len() + 1 + tags.len()) as u32).to_le_bytes());
+            for &id in texts.iter().chain([&shape.resource]).chain(tags) {
                 content.text(text(id));
             }
             let costs = &shape.costs;
@@ -232,23 +238,25 @@ impl GatewayShapes {
         }
         let id = content.finish();
 
-        let batch = |shapes: &[Shape]| -> Result<RecordBatch, StoreError> {
+        let batch = |places: &[u32]| -> Result<RecordBatch, StoreError> {
+            let shapes = || places.iter().map(shape_at);
             let text_column = |i: usize| -> ArrayRef {
-                Arc::new(shapes.iter().map(|s| text(ids(s)[i])).collect::<DictionaryArray<Int32Type>>())
+                let id = |shape: &Shape| if i < DICTIONARY_TEXTS { context(shape)[i] } else { shape.resource };
+                Arc::new(shapes().map(|s| text(id(s))).collect::<DictionaryArray<Int32Type>>())
             };
             let money = |amount: fn(&Sums) -> i128| -> ArrayRef {
-                let values = Decimal128Array::from_iter_values(shapes.iter().map(|s| amount(&s.costs)));
+                let values = Decimal128Array::from_iter_values(shapes().map(|s| amount(&s.costs)));
                 Arc::new(values.with_data_type(money_type()))
             };
             let (mut offsets, mut tag_keys, mut tag_values) = (vec![0i32], Vec::new(), Vec::new());
-            for shape in shapes {
-                for pair in ids(shape)[SHAPE_TEXT_COLUMNS.len()..].chunks_exact(2) {
+            for shape in shapes() {
+                for pair in context(shape)[DICTIONARY_TEXTS..].chunks_exact(2) {
                     tag_keys.push(text(pair[0]).unwrap_or_default());
                     tag_values.push(text(pair[1]));
                 }
                 offsets.push(tag_keys.len() as i32);
             }
-            let first_day = TimestampMicrosecondArray::from(vec![self.first_day; shapes.len()]).with_timezone("UTC");
+            let first_day = TimestampMicrosecondArray::from(vec![self.first_day; places.len()]).with_timezone("UTC");
             let columns: Vec<ArrayRef> = vec![
                 text_column(0),
                 Arc::new(first_day),
@@ -259,7 +267,7 @@ impl GatewayShapes {
                 text_column(5),
                 text_column(6),
                 text_column(7),
-                Arc::new(Float64Array::from_iter_values(shapes.iter().map(|s| s.usage))),
+                Arc::new(Float64Array::from_iter_values(shapes().map(|s| s.usage))),
                 money(|s| s.unblended),
                 money(|s| s.net),
                 money(|s| s.amortized),
@@ -267,30 +275,39 @@ impl GatewayShapes {
             ];
             RecordBatch::try_new(shapes_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()))
         };
-        let batches = self.shapes.chunks(SHAPE_ROW_GROUP_ROWS).map(batch);
+        let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(batch);
         SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, &id)?;
         Ok(id)
     }
-}
 
-impl GatewayShapes {
-    /// Sorts the shapes by their ids and sums those with the same ids into one: rows whose
-    /// tags came in different orders had different fingerprints.
-    fn merge_same_ids(&mut self) {
-        let all_ids = &self.ids;
-        let ids = |shape: &Shape| shape.ids_in(all_ids);
-        self.shapes.sort_unstable_by(|a, b| ids(a).cmp(ids(b)));
-        self.shapes.dedup_by(|later, kept| {
-            let same = ids(later) == ids(kept);
-            if same {
-                kept.costs.add(&later.costs);
-                kept.usage += later.usage;
-            }
-            same
+    /// The places of the shapes to write, ordered by their ids, those of the same ids (rows
+    /// whose tags came in different orders had different fingerprints) summed into the first
+    /// of them and left at zero, so that rows added later still find a shape and are merged
+    /// on the next write.
+    fn merge_same_ids(&mut self) -> Vec<u32> {
+        let (shapes, contexts) = (&mut self.shapes, &self.contexts);
+        let mut order: Vec<u32> = (0..shapes.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            let (a_shape, b_shape) = (shapes.get(a), shapes.get(b));
+            let (a_texts, a_tags) = contexts.get(a_shape.context).split_at(DICTIONARY_TEXTS);
+            let (b_texts, b_tags) = contexts.get(b_shape.context).split_at(DICTIONARY_TEXTS);
+            a_texts.cmp(b_texts).then(a_shape.resource.cmp(&b_shape.resource)).then(a_tags.cmp(b_tags)).then(a.cmp(&b))
         });
-        // Places have moved: the fingerprints no longer say where a shape is.
-        self.index.clear();
-        self.fingerprints.clear();
+        let same_ids = |a: &Shape, b: &Shape| (a.context, a.resource) == (b.context, b.resource);
+        let mut kept: Vec<u32> = Vec::with_capacity(order.len());
+        for place in order {
+            match kept.last() {
+                Some(&first) if same_ids(shapes.get(first), shapes.get(place)) => {
+                    let later = shapes.get_mut(place);
+                    let (costs, usage) = (std::mem::take(&mut later.costs), std::mem::take(&mut later.usage));
+                    let first = shapes.get_mut(first);
+                    first.costs.add(&costs);
+                    first.usage += usage;
+                }
+                _ => kept.push(place),
+            }
+        }
+        kept
     }
 }
 
@@ -457,9 +474,33 @@ mod tests {
     }
 
     #[test]
-    fn a_shape_takes_sixty_four_bytes() {
-        // What the writer's memory grows with: padding would add a quarter.
-        assert_eq!(std::mem::size_of::<Shape>(), 64);
+    fn rows_added_after_a_write_are_merged_on_the_next() {
+        let team_prod: &[(&str, Option<&str>)] = &[("team", Some("x")), ("env", Some("prod"))];
+        let prod_team: &[(&str, Option<&str>)] = &[("env", Some("prod")), ("team", Some("x"))];
+        let mut shapes = GatewayShapes::new("2024-03".parse().unwrap());
+        shapes
+            .add(&batch(&[(Some("a"), team_prod, 5, None, None, 1.0), (Some("a"), prod_team, 7, None, None, 2.0)]))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        shapes.write(&dir.path().join("first.parquet")).unwrap();
+        // The second order's shape was merged into the first's; a row of it still counts.
+        shapes.add(&batch(&[(Some("a"), prod_team, 11, None, None, 4.0)])).unwrap();
+        let path = dir.path().join("second.parquet");
+        shapes.write(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let batches: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let batch = arrow_select::concat::concat_batches(&shapes_schema(), &batches).unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        let unblended = batch.column_by_name(UNBLENDED_COST).unwrap().as_primitive::<Decimal128Type>();
+        assert_eq!(unblended.value(0), 23);
+        let usage = batch.column_by_name(USAGE_AMOUNT).unwrap().as_primitive::<Float64Type>();
+        assert_eq!(usage.value(0), 7.0);
+    }
+
+    #[test]
+    fn a_shape_takes_eighty_bytes() {
+        // What the writer's memory grows with: its fields leave no padding.
+        assert_eq!(std::mem::size_of::<Shape>(), 80);
     }
 
     #[test]
