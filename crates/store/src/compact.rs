@@ -85,6 +85,23 @@ impl IdLists {
     pub(crate) fn get(&self, number: u32) -> &[u32] {
         list_of(&self.ids, &self.ends, number)
     }
+
+    /// Each list's rank (indexed by its number) in the order of a `part` of the lists, lists
+    /// of equal parts ranked alike: comparing ranks compares the parts.
+    pub(crate) fn ranks_by(&self, part: impl Fn(&[u32]) -> &[u32]) -> Vec<u32> {
+        let part_of = |number: u32| part(self.get(number));
+        let mut numbers: Vec<u32> = (0..self.ends.len() as u32).collect();
+        numbers.sort_unstable_by(|&a, &b| part_of(a).cmp(part_of(b)));
+        let mut ranks = vec![0; numbers.len()];
+        let mut rank = 0;
+        for (i, &number) in numbers.iter().enumerate() {
+            if i > 0 && part_of(number) != part_of(numbers[i - 1]) {
+                rank += 1;
+            }
+            ranks[number as usize] = rank;
+        }
+        ranks
+    }
 }
 
 fn list_of<'a>(ids: &'a [u32], ends: &[u32], number: u32) -> &'a [u32] {
@@ -126,5 +143,16 @@ mod tests {
             assert_eq!(lists.id(&[i, i + 1, u32::MAX]), 5 + i);
         }
         assert_eq!(lists.get(5 + 9_999), [9_999, 10_000, u32::MAX]);
+    }
+
+    #[test]
+    fn ranks_compare_as_the_parts_do() {
+        let mut lists = IdLists::default();
+        for list in [&[3, 1][..], &[1, 9], &[3, 0], &[1], &[1, 9, 0]] {
+            lists.id(list);
+        }
+        assert_eq!(lists.ranks_by(|ids| ids), [4, 1, 3, 0, 2]);
+        // By the first id alone: equal parts share a rank.
+        assert_eq!(lists.ranks_by(|ids| &ids[..1]), [1, 0, 1, 0, 0]);
     }
 }

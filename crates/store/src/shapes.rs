@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type};
 use arrow_array::{
-    Array, ArrayRef, Decimal128Array, DictionaryArray, Float64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow_schema::{Schema, SchemaRef};
@@ -216,19 +216,33 @@ impl GatewayShapes {
     /// Writes the shapes as Parquet and returns their id (see `companion`). Rows are ordered
     /// by their ids (so by first appearance of their texts), and rows whose tags came in
     /// different orders are merged here. Row groups of `SHAPE_ROW_GROUP_ROWS` let readers
-    /// decode on every core; batches are built one row group at a time.
+    /// decode on every core; batches are built one row group at a time, while another thread
+    /// works out the id: writing the shapes is the last step of ingest, with a core to spare.
     pub(crate) fn write(&mut self, path: &Path) -> Result<String, StoreError> {
         let order = self.merge_same_ids();
-        let text = |id: u32| if id == EMPTY_VALUE { Some("") } else { self.strings.get(id) };
-        let shape_at = |place: &u32| self.shapes.get(*place);
-        let context = |shape: &Shape| self.contexts.get(shape.context);
+        let this = &*self;
+        std::thread::scope(|scope| {
+            let content = scope.spawn(|| this.content_id(&order));
+            let mut keys_of = vec![NO_KEY; this.strings.len() + 1];
+            let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(|places| this.batch(places, &mut keys_of));
+            let id = || content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, id)
+        })
+    }
 
+    /// The text of an id, `EMPTY_VALUE` included.
+    fn text(&self, id: u32) -> Option<&str> {
+        if id == EMPTY_VALUE { Some("") } else { self.strings.get(id) }
+    }
+
+    /// The fingerprint of the shapes at `order`: their texts, costs and usage.
+    fn content_id(&self, order: &[u32]) -> String {
         let mut content = ContentId::default();
-        for shape in order.iter().map(shape_at) {
-            let (texts, tags) = context(shape).split_at(DICTIONARY_TEXTS);
+        for shape in order.iter().map(|&place| self.shapes.get(place)) {
+            let (texts, tags) = self.contexts.get(shape.context).split_at(DICTIONARY_TEXTS);
             content.bytes(&((texts.len() + 1 + tags.len()) as u32).to_le_bytes());
             for &id in texts.iter().chain([&shape.resource]).chain(tags) {
-                content.text(text(id));
+                content.text(self.text(id));
             }
             let costs = &shape.costs;
             for amount in [costs.unblended, costs.net, costs.amortized] {
@@ -236,48 +250,48 @@ impl GatewayShapes {
             }
             content.bytes(&shape.usage.to_le_bytes());
         }
-        let id = content.finish();
+        content.finish()
+    }
 
-        let batch = |places: &[u32]| -> Result<RecordBatch, StoreError> {
-            let shapes = || places.iter().map(shape_at);
-            let text_column = |i: usize| -> ArrayRef {
-                let id = |shape: &Shape| if i < DICTIONARY_TEXTS { context(shape)[i] } else { shape.resource };
-                Arc::new(shapes().map(|s| text(id(s))).collect::<DictionaryArray<Int32Type>>())
-            };
-            let money = |amount: fn(&Sums) -> i128| -> ArrayRef {
-                let values = Decimal128Array::from_iter_values(shapes().map(|s| amount(&s.costs)));
-                Arc::new(values.with_data_type(money_type()))
-            };
-            let (mut offsets, mut tag_keys, mut tag_values) = (vec![0i32], Vec::new(), Vec::new());
-            for shape in shapes() {
-                for pair in context(shape)[DICTIONARY_TEXTS..].chunks_exact(2) {
-                    tag_keys.push(text(pair[0]).unwrap_or_default());
-                    tag_values.push(text(pair[1]));
-                }
-                offsets.push(tag_keys.len() as i32);
-            }
-            let first_day = TimestampMicrosecondArray::from(vec![self.first_day; places.len()]).with_timezone("UTC");
-            let columns: Vec<ArrayRef> = vec![
-                text_column(0),
-                Arc::new(first_day),
-                text_column(1),
-                text_column(2),
-                text_column(3),
-                text_column(4),
-                text_column(5),
-                text_column(6),
-                text_column(7),
-                Arc::new(Float64Array::from_iter_values(shapes().map(|s| s.usage))),
-                money(|s| s.unblended),
-                money(|s| s.net),
-                money(|s| s.amortized),
-                Arc::new(map_array(offsets, StringArray::from(tag_keys), StringArray::from(tag_values))),
-            ];
-            RecordBatch::try_new(shapes_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()))
+    /// The shapes at `places` as a batch of the shapes file; `keys_of` as `dictionary_of`
+    /// takes it.
+    fn batch(&self, places: &[u32], keys_of: &mut [i32]) -> Result<RecordBatch, StoreError> {
+        let shapes = || places.iter().map(|&place| self.shapes.get(place));
+        let context = |shape: &Shape| self.contexts.get(shape.context);
+        let mut text_column = |i: usize| -> ArrayRef {
+            let id = |shape: &Shape| if i < DICTIONARY_TEXTS { context(shape)[i] } else { shape.resource };
+            Arc::new(dictionary_of(shapes().map(id), &self.strings, keys_of))
         };
-        let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(batch);
-        SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, &id)?;
-        Ok(id)
+        let money = |amount: fn(&Sums) -> i128| -> ArrayRef {
+            let values = Decimal128Array::from_iter_values(shapes().map(|s| amount(&s.costs)));
+            Arc::new(values.with_data_type(money_type()))
+        };
+        let (mut offsets, mut tag_keys, mut tag_values) = (vec![0i32], Vec::new(), Vec::new());
+        for shape in shapes() {
+            for pair in context(shape)[DICTIONARY_TEXTS..].chunks_exact(2) {
+                tag_keys.push(self.text(pair[0]).unwrap_or_default());
+                tag_values.push(self.text(pair[1]));
+            }
+            offsets.push(tag_keys.len() as i32);
+        }
+        let first_day = TimestampMicrosecondArray::from(vec![self.first_day; places.len()]).with_timezone("UTC");
+        let columns: Vec<ArrayRef> = vec![
+            text_column(0),
+            Arc::new(first_day),
+            text_column(1),
+            text_column(2),
+            text_column(3),
+            text_column(4),
+            text_column(5),
+            text_column(6),
+            text_column(7),
+            Arc::new(Float64Array::from_iter_values(shapes().map(|s| s.usage))),
+            money(|s| s.unblended),
+            money(|s| s.net),
+            money(|s| s.amortized),
+            Arc::new(map_array(offsets, StringArray::from(tag_keys), StringArray::from(tag_values))),
+        ];
+        RecordBatch::try_new(shapes_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()))
     }
 
     /// The places of the shapes to write, ordered by their ids, those of the same ids (rows
@@ -285,30 +299,72 @@ impl GatewayShapes {
     /// of them and left at zero, so that rows added later still find a shape and are merged
     /// on the next write.
     fn merge_same_ids(&mut self) -> Vec<u32> {
-        let (shapes, contexts) = (&mut self.shapes, &self.contexts);
-        let mut order: Vec<u32> = (0..shapes.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a_shape, b_shape) = (shapes.get(a), shapes.get(b));
-            let (a_texts, a_tags) = contexts.get(a_shape.context).split_at(DICTIONARY_TEXTS);
-            let (b_texts, b_tags) = contexts.get(b_shape.context).split_at(DICTIONARY_TEXTS);
-            a_texts.cmp(b_texts).then(a_shape.resource.cmp(&b_shape.resource)).then(a_tags.cmp(b_tags)).then(a.cmp(&b))
-        });
-        let same_ids = |a: &Shape, b: &Shape| (a.context, a.resource) == (b.context, b.resource);
-        let mut kept: Vec<u32> = Vec::with_capacity(order.len());
-        for place in order {
+        let text_ranks = self.contexts.ranks_by(|ids| &ids[..DICTIONARY_TEXTS]);
+        let tag_ranks = self.contexts.ranks_by(|ids| &ids[DICTIONARY_TEXTS..]);
+        // A shape's ids in the order they compare (texts, resource, tags), then its place, in
+        // one number: sorting the numbers sorts the shapes without looking anything up.
+        let mut keys: Vec<u128> = (0..self.shapes.len())
+            .map(|place| {
+                let shape = self.shapes.get(place);
+                let context = shape.context as usize;
+                u128::from(text_ranks[context]) << 96
+                    | u128::from(shape.resource) << 64
+                    | u128::from(tag_ranks[context]) << 32
+                    | u128::from(place)
+            })
+            .collect();
+        keys.sort_unstable();
+        let mut kept: Vec<u32> = Vec::with_capacity(keys.len());
+        let mut kept_ids = None;
+        for key in keys {
+            let (ids, place) = (key >> 32, key as u32);
             match kept.last() {
-                Some(&first) if same_ids(shapes.get(first), shapes.get(place)) => {
-                    let later = shapes.get_mut(place);
+                Some(&first) if kept_ids == Some(ids) => {
+                    let later = self.shapes.get_mut(place);
                     let (costs, usage) = (std::mem::take(&mut later.costs), std::mem::take(&mut later.usage));
-                    let first = shapes.get_mut(first);
+                    let first = self.shapes.get_mut(first);
                     first.costs.add(&costs);
                     first.usage += usage;
                 }
-                _ => kept.push(place),
+                _ => {
+                    kept.push(place);
+                    kept_ids = Some(ids);
+                }
             }
         }
         kept
     }
+}
+
+/// A key not given yet, in `dictionary_of`'s table.
+const NO_KEY: i32 = -1;
+
+/// Dictionary text of interned ids (0 for none), its keys in order of first appearance: what
+/// collecting the texts would give, without hashing each row's text. `keys_of`, a slot per
+/// id, holds `NO_KEY` before and after.
+fn dictionary_of(
+    ids: impl Iterator<Item = u32>,
+    strings: &Interner,
+    keys_of: &mut [i32],
+) -> DictionaryArray<Int32Type> {
+    let mut values: Vec<u32> = Vec::new();
+    let keys: Int32Array = ids
+        .map(|id| {
+            (id != 0).then(|| {
+                let key = &mut keys_of[id as usize];
+                if *key == NO_KEY {
+                    *key = values.len() as i32;
+                    values.push(id);
+                }
+                *key
+            })
+        })
+        .collect();
+    for &id in &values {
+        keys_of[id as usize] = NO_KEY;
+    }
+    let values = StringArray::from_iter_values(values.iter().map(|&id| strings.get(id).unwrap_or_default()));
+    DictionaryArray::new(keys, Arc::new(values))
 }
 
 /// Interned ids of one dictionary column's entries, each looked up on first use, kept while
@@ -495,6 +551,19 @@ mod tests {
         assert_eq!(unblended.value(0), 23);
         let usage = batch.column_by_name(USAGE_AMOUNT).unwrap().as_primitive::<Float64Type>();
         assert_eq!(usage.value(0), 7.0);
+    }
+
+    #[test]
+    fn dictionaries_of_ids_are_what_collecting_their_texts_gives() {
+        let mut strings = Interner::default();
+        let texts = [Some("b"), None, Some("a"), Some("b"), Some("c"), None, Some("a")];
+        let ids: Vec<u32> = texts.iter().map(|t| strings.id(*t)).collect();
+        let mut keys_of = vec![NO_KEY; strings.len() + 1];
+        for _ in 0..2 {
+            let dictionary = dictionary_of(ids.iter().copied(), &strings, &mut keys_of);
+            assert_eq!(dictionary, texts.iter().copied().collect::<DictionaryArray<Int32Type>>());
+            assert!(keys_of.iter().all(|&k| k == NO_KEY), "the table is left as it was found");
+        }
     }
 
     #[test]
