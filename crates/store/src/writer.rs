@@ -81,12 +81,19 @@ impl PartitionWriter {
     }
 
     fn finish(mut self) -> Result<StagedPartition, StoreError> {
-        for open in [&mut self.mixed, &mut self.gateway] {
-            open.close(&mut self.file)?;
-        }
+        // The companions are written on a thread of their own while the last row groups close:
+        // decoding is over by now, and its core would otherwise wait.
+        let (companions, closed) = std::thread::scope(|scope| {
+            let companions = scope.spawn(|| -> Result<_, StoreError> {
+                Ok((self.summary.write(&self.staged_summary)?, self.shapes.write(&self.staged_shapes)?))
+            });
+            let closed =
+                [&mut self.mixed, &mut self.gateway].into_iter().try_for_each(|open| open.close(&mut self.file));
+            (companions.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), closed)
+        });
+        closed?;
         // The companions' ids go into the file's footer: they link them to it (see `companion`).
-        let summary_id = self.summary.write(&self.staged_summary)?;
-        let shapes_id = self.shapes.write(&self.staged_shapes)?;
+        let (summary_id, shapes_id) = companions?;
         self.file.finish(vec![DAILY_SUMMARY.link(&summary_id), SHAPES.link(&shapes_id)])?;
         let (unblended, amortized) = self.summary.totals();
         Ok(StagedPartition {
