@@ -1,11 +1,12 @@
 //! Interning text to small ids, for group-by keys over dictionary-encoded columns.
 
-use arrow_array::DictionaryArray;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
+use arrow_array::{DictionaryArray, Int32Array, StringArray};
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 /// A hash map with a fast, non-cryptographic hasher, for group-by keys of our own data.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -73,6 +74,40 @@ impl Interner {
         (id > 0).then(|| text_of(&self.text, &self.ends, id))
     }
 
+    /// Dictionary text of ids (0 for none), keys in order of first appearance: what collecting
+    /// their texts would give, without hashing each row's text. `scratch` is a table of a slot
+    /// per id that the caller keeps between calls; it is left as it was found.
+    pub fn dictionary_of(
+        &self,
+        ids: impl IntoIterator<Item = u32>,
+        scratch: &mut Vec<i32>,
+    ) -> DictionaryArray<Int32Type> {
+        /// A slot whose id has no key yet.
+        const NO_KEY: i32 = -1;
+        if scratch.len() <= self.ends.len() {
+            scratch.resize(self.ends.len() + 1, NO_KEY);
+        }
+        let mut values: Vec<u32> = Vec::new();
+        let keys: Int32Array = ids
+            .into_iter()
+            .map(|id| {
+                (id != 0).then(|| {
+                    let key = &mut scratch[id as usize];
+                    if *key == NO_KEY {
+                        *key = values.len() as i32;
+                        values.push(id);
+                    }
+                    *key
+                })
+            })
+            .collect();
+        for &id in &values {
+            scratch[id as usize] = NO_KEY;
+        }
+        let values = StringArray::from_iter_values(values.iter().map(|&id| text_of(&self.text, &self.ends, id)));
+        DictionaryArray::new(keys, Arc::new(values))
+    }
+
     /// Each id's place in the order of the texts, indexed by id ("no value", id 0, first):
     /// sorting by these numbers sorts by text, each text compared only while ranking.
     pub fn ranks(&self) -> Vec<u32> {
@@ -105,6 +140,19 @@ mod tests {
         assert_eq!(ranks[0], 0);
         let rank_of: Vec<u32> = ids.iter().map(|&id| ranks[id as usize]).collect();
         assert_eq!(rank_of, [3, 2, 4, 1]);
+    }
+
+    #[test]
+    fn dictionaries_of_ids_are_what_collecting_their_texts_gives() {
+        let mut interner = Interner::default();
+        let texts = [Some("b"), None, Some("a"), Some("b"), Some("c"), None, Some("a")];
+        let ids: Vec<u32> = texts.iter().map(|t| interner.id(*t)).collect();
+        let mut scratch = Vec::new();
+        for _ in 0..2 {
+            let dictionary = interner.dictionary_of(ids.iter().copied(), &mut scratch);
+            assert_eq!(dictionary, texts.iter().copied().collect::<DictionaryArray<Int32Type>>());
+            assert!(scratch.iter().all(|&k| k == -1), "the table is left as it was found");
+        }
     }
 
     #[test]

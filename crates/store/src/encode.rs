@@ -41,7 +41,8 @@ pub(crate) struct RowGroup {
 /// Row groups in a row, up to and including the last closed, in which each dictionary text
 /// field went plain (its dictionary outgrew its page): passed from a row group to the next
 /// of its kind, so that a field of mostly distinct values (resource ids) starts plain instead
-/// of building a dictionary only to drop it (a tenth of the writer's time at 10M). Every
+/// of building a dictionary only to drop it (interning took 91 of the writer's 630 `perf`
+/// samples at 10M, most of it for resource ids). Every
 /// [`RETRY_DICTIONARY_AFTER`]th row group tries the dictionary again, in case the values
 /// have changed.
 #[derive(Debug, Clone, Default)]

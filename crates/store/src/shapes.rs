@@ -13,8 +13,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type};
 use arrow_array::{
-    Array, ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, Decimal128Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{Schema, SchemaRef};
 use curwatch_schema::columns::{
@@ -223,8 +222,8 @@ impl GatewayShapes {
         let this = &*self;
         std::thread::scope(|scope| {
             let content = scope.spawn(|| this.content_id(&order));
-            let mut keys_of = vec![NO_KEY; this.strings.len() + 1];
-            let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(|places| this.batch(places, &mut keys_of));
+            let mut scratch = Vec::new();
+            let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(|places| this.batch(places, &mut scratch));
             let id = || content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, id)
         })
@@ -253,14 +252,14 @@ impl GatewayShapes {
         content.finish()
     }
 
-    /// The shapes at `places` as a batch of the shapes file; `keys_of` as `dictionary_of`
-    /// takes it.
-    fn batch(&self, places: &[u32], keys_of: &mut [i32]) -> Result<RecordBatch, StoreError> {
+    /// The shapes at `places` as a batch of the shapes file; `scratch` as
+    /// [`Interner::dictionary_of`] takes it.
+    fn batch(&self, places: &[u32], scratch: &mut Vec<i32>) -> Result<RecordBatch, StoreError> {
         let shapes = || places.iter().map(|&place| self.shapes.get(place));
         let context = |shape: &Shape| self.contexts.get(shape.context);
         let mut text_column = |i: usize| -> ArrayRef {
             let id = |shape: &Shape| if i < DICTIONARY_TEXTS { context(shape)[i] } else { shape.resource };
-            Arc::new(dictionary_of(shapes().map(id), &self.strings, keys_of))
+            Arc::new(self.strings.dictionary_of(shapes().map(id), scratch))
         };
         let money = |amount: fn(&Sums) -> i128| -> ArrayRef {
             let values = Decimal128Array::from_iter_values(shapes().map(|s| amount(&s.costs)));
@@ -336,37 +335,6 @@ impl GatewayShapes {
     }
 }
 
-/// A key not given yet, in `dictionary_of`'s table.
-const NO_KEY: i32 = -1;
-
-/// Dictionary text of interned ids (0 for none), its keys in order of first appearance: what
-/// collecting the texts would give, without hashing each row's text. `keys_of`, a slot per
-/// id, holds `NO_KEY` before and after.
-fn dictionary_of(
-    ids: impl Iterator<Item = u32>,
-    strings: &Interner,
-    keys_of: &mut [i32],
-) -> DictionaryArray<Int32Type> {
-    let mut values: Vec<u32> = Vec::new();
-    let keys: Int32Array = ids
-        .map(|id| {
-            (id != 0).then(|| {
-                let key = &mut keys_of[id as usize];
-                if *key == NO_KEY {
-                    *key = values.len() as i32;
-                    values.push(id);
-                }
-                *key
-            })
-        })
-        .collect();
-    for &id in &values {
-        keys_of[id as usize] = NO_KEY;
-    }
-    let values = StringArray::from_iter_values(values.iter().map(|&id| strings.get(id).unwrap_or_default()));
-    DictionaryArray::new(keys, Arc::new(values))
-}
-
 /// Interned ids of one dictionary column's entries, each looked up on first use, kept while
 /// batches share the dictionary (batches cut from one source row group do).
 #[derive(Default)]
@@ -418,8 +386,8 @@ fn shapes_schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::new_null_array;
     use arrow_array::types::Decimal128Type;
+    use arrow_array::{DictionaryArray, new_null_array};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     /// Canonical rows with the given accounts, tags, unblended, net and amortized costs and
@@ -551,19 +519,6 @@ mod tests {
         assert_eq!(unblended.value(0), 23);
         let usage = batch.column_by_name(USAGE_AMOUNT).unwrap().as_primitive::<Float64Type>();
         assert_eq!(usage.value(0), 7.0);
-    }
-
-    #[test]
-    fn dictionaries_of_ids_are_what_collecting_their_texts_gives() {
-        let mut strings = Interner::default();
-        let texts = [Some("b"), None, Some("a"), Some("b"), Some("c"), None, Some("a")];
-        let ids: Vec<u32> = texts.iter().map(|t| strings.id(*t)).collect();
-        let mut keys_of = vec![NO_KEY; strings.len() + 1];
-        for _ in 0..2 {
-            let dictionary = dictionary_of(ids.iter().copied(), &strings, &mut keys_of);
-            assert_eq!(dictionary, texts.iter().copied().collect::<DictionaryArray<Int32Type>>());
-            assert!(keys_of.iter().all(|&k| k == NO_KEY), "the table is left as it was found");
-        }
     }
 
     #[test]

@@ -327,9 +327,9 @@ impl DailySummary {
         }
         let id = content.finish();
         let mut columns: Vec<ArrayRef> = Vec::new();
+        let mut scratch = Vec::new();
         for (i, interner) in self.values.iter().enumerate() {
-            let text: DictionaryArray<Int32Type> = rows.iter().map(|(key, _)| interner.get(key.0[i])).collect();
-            columns.push(Arc::new(text));
+            columns.push(Arc::new(interner.dictionary_of(rows.iter().map(|(key, _)| key.0[i]), &mut scratch)));
         }
         let day: TimestampMicrosecondArray = rows.iter().map(|(key, _)| key.1.map(|d| d * MICROS_PER_DAY)).collect();
         columns.push(Arc::new(day.with_timezone("UTC")));
