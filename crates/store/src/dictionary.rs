@@ -862,7 +862,7 @@ mod tests {
             let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(a), Arc::new(b)]).unwrap();
             file.append(&mut group, &batch, &[]).unwrap();
         }
-        file.close_row_group(group).unwrap();
+        file.close_row_group(group, None).unwrap();
         file.finish(Vec::new()).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         let metadata = reader.metadata().as_ref().clone();
@@ -946,7 +946,7 @@ mod tests {
             let mut open = file.start_row_group(runs).unwrap();
             file.append(&mut open, &batch.slice(0, 3_000), &[]).unwrap();
             file.append(&mut open, &batch.slice(3_000, 3_000), &[]).unwrap();
-            runs = file.close_row_group(open).unwrap();
+            runs = file.close_row_group(open, None).unwrap();
             expected.extend(ids);
         }
         file.finish(Vec::new()).unwrap();
@@ -992,7 +992,7 @@ mod tests {
             let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap();
             file.append(&mut group, &batch, &[]).unwrap();
         }
-        file.close_row_group(group).unwrap();
+        file.close_row_group(group, None).unwrap();
         file.finish(Vec::new()).unwrap();
 
         let (read, metadata) = first_column_text(&path);

@@ -19,6 +19,7 @@ use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
 use curwatch_schema::columns::{map_type, text_type};
 
+use crate::companion::ContentId;
 use crate::dictionary::DictionaryChunk;
 use crate::direct::DirectFile;
 use crate::error::StoreError;
@@ -198,9 +199,14 @@ impl RowGroupFile {
         })
     }
 
-    /// Finishes an open row group's column chunks and writes them to the file; returns what
-    /// the next row group of its kind should start from.
-    pub fn close_row_group(&mut self, group: RowGroup) -> Result<PlainRuns, StoreError> {
+    /// Finishes an open row group's column chunks and writes them to the file, adding their
+    /// bytes to `content` if given; returns what the next row group of its kind should start
+    /// from.
+    pub fn close_row_group(
+        &mut self,
+        group: RowGroup,
+        mut content: Option<&mut ContentId>,
+    ) -> Result<PlainRuns, StoreError> {
         let RowGroup { fields, runs: before, .. } = group;
         let runs = PlainRuns(
             fields
@@ -232,11 +238,24 @@ impl RowGroupFile {
             match field {
                 ClosedField::Arrow(chunks) => {
                     for chunk in chunks {
+                        if let Some(content) = content.as_deref_mut() {
+                            // Parquet's own chunks keep their bytes to themselves: their sizes
+                            // and counts stand for them.
+                            let metadata = &chunk.close().metadata;
+                            for number in
+                                [metadata.compressed_size(), metadata.uncompressed_size(), metadata.num_values()]
+                            {
+                                content.bytes(&number.to_le_bytes());
+                            }
+                        }
                         chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;
                     }
                 }
                 ClosedField::Own(chunks) => {
                     for (bytes, close) in chunks {
+                        if let Some(content) = content.as_deref_mut() {
+                            content.bytes(&bytes);
+                        }
                         row_group.append_column(&bytes, close).map_err(StoreError::parquet(&self.path))?;
                     }
                 }

@@ -243,7 +243,7 @@ mod tests {
             let batch_schema = Arc::new(Schema::new(vec![Field::new("tags", column.data_type().clone(), true)]));
             file.append(&mut group, &RecordBatch::try_new(batch_schema, vec![column]).unwrap(), &[]).unwrap();
         }
-        file.close_row_group(group).unwrap();
+        file.close_row_group(group, None).unwrap();
         file.finish(Vec::new()).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         let metadata = reader.metadata().as_ref().clone();

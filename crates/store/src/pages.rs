@@ -447,7 +447,7 @@ mod tests {
             };
             file.append(&mut group, batch, &encoded).unwrap();
         }
-        file.close_row_group(group).unwrap();
+        file.close_row_group(group, None).unwrap();
         file.finish(Vec::new()).unwrap();
 
         let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();

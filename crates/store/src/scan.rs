@@ -49,21 +49,23 @@ impl PeriodRange {
 /// One piece of decoding work: a row group of a file (or a file that could not be opened,
 /// whose error is reported in its place in the stream).
 enum Unit {
-    RowGroup { path: PathBuf, metadata: ArrowReaderMetadata, mask: ProjectionMask, row_group: usize },
+    RowGroup { path: PathBuf, metadata: ArrowReaderMetadata, mask: ProjectionMask, row_group: usize, batch_rows: usize },
     Failed(StoreError),
 }
 
 impl Unit {
     fn open(self) -> Result<(PathBuf, ParquetRecordBatchReader), StoreError> {
-        let (path, metadata, mask, row_group) = match self {
+        let (path, metadata, mask, row_group, batch_rows) = match self {
             Unit::Failed(error) => return Err(error),
-            Unit::RowGroup { path, metadata, mask, row_group } => (path, metadata, mask, row_group),
+            Unit::RowGroup { path, metadata, mask, row_group, batch_rows } => {
+                (path, metadata, mask, row_group, batch_rows)
+            }
         };
         let file = File::open(&path).map_err(StoreError::io(&path))?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
             .with_projection(mask)
             .with_row_groups(vec![row_group])
-            .with_batch_size(BATCH_ROWS)
+            .with_batch_size(batch_rows)
             .build()
             .map_err(StoreError::parquet(&path))?;
         Ok((path, reader))
@@ -108,6 +110,25 @@ impl Scan {
     pub(crate) fn new(files: Vec<PathBuf>, columns: &[&str], service: Option<&str>) -> Self {
         Scan::prepared(files, columns, &[], service, Arc::new(|batch| batch))
     }
+
+    /// Like [`Scan::new`], decoding on the calling thread alone, in batches of `batch_rows`.
+    pub(crate) fn on_this_thread(
+        files: Vec<PathBuf>,
+        columns: &[&str],
+        service: Option<&str>,
+        batch_rows: usize,
+    ) -> Self {
+        let units: Vec<Unit> =
+            files.into_iter().flat_map(|path| plan_file(path, columns, &[], service, batch_rows)).collect();
+        Scan {
+            remaining: units.len(),
+            units: units.into_iter(),
+            threads: Vec::new(),
+            next_unit: 0,
+            current: None,
+            prepare: Arc::new(|batch| batch),
+        }
+    }
 }
 
 impl<T: Send + 'static> Scan<T> {
@@ -119,7 +140,7 @@ impl<T: Send + 'static> Scan<T> {
         prepare: Prepare<T>,
     ) -> Self {
         let units: Vec<Unit> =
-            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service)).collect();
+            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service, BATCH_ROWS)).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len()).min(4);
         let mut scan = Scan {
             remaining: units.len(),
@@ -203,7 +224,13 @@ fn read_as_plain_text(
 
 /// The row groups of one file worth reading: all of them, or those whose `service` statistics
 /// admit the wanted service (row groups without statistics are always read).
-fn plan_file(path: PathBuf, columns: &[&str], plain_text: &[&str], service: Option<&str>) -> Vec<Unit> {
+fn plan_file(
+    path: PathBuf,
+    columns: &[&str],
+    plain_text: &[&str],
+    service: Option<&str>,
+    batch_rows: usize,
+) -> Vec<Unit> {
     let planned = (|| {
         let file = Arc::new(File::open(&path).map_err(StoreError::io(&path))?);
         let metadata =
@@ -234,6 +261,7 @@ fn plan_file(path: PathBuf, columns: &[&str], plain_text: &[&str], service: Opti
                 metadata: metadata.clone(),
                 mask: mask.clone(),
                 row_group,
+                batch_rows,
             })
             .collect();
         Ok(units)
@@ -333,8 +361,8 @@ mod tests {
     use arrow_array::{ArrayRef, Decimal128Array, DictionaryArray, TimestampMicrosecondArray, new_null_array};
     use curwatch_schema::canonical_schema;
     use curwatch_schema::columns::{
-        AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, NET_UNBLENDED_COST, UNBLENDED_COST, USAGE_START,
-        money_type,
+        AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, NET_UNBLENDED_COST, RESOURCE_ID, UNBLENDED_COST,
+        USAGE_START, money_type,
     };
 
     use super::*;
@@ -536,6 +564,40 @@ mod tests {
         assert_eq!(shape_totals(&store), (4, 4), "stale shapes: the lines are read");
         std::fs::remove_file(&shapes).unwrap();
         assert_eq!(shape_totals(&store), (4, 4), "no shapes: the lines are read");
+    }
+
+    /// The API Gateway shapes id in the footer of the store's only partition file.
+    fn shapes_id(store: &Store) -> String {
+        let file = store.partition_files(PeriodRange::ALL).unwrap().remove(0);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(file).unwrap()).unwrap();
+        let footer = reader.metadata().file_metadata().key_value_metadata().unwrap();
+        footer.iter().find(|kv| kv.key == "curwatch.gateway_shapes_id").unwrap().value.clone().unwrap()
+    }
+
+    #[test]
+    fn the_shapes_id_is_a_fingerprint_of_the_api_gateway_rows_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let services: Vec<&str> =
+            (0..1_000).map(|i| if i % 3 == 0 { API_GATEWAY_SERVICE } else { "AmazonS3" }).collect();
+        let with_resources = |gateway: &str, other: &str| {
+            let rows = batch(&services, 0);
+            let resources: DictionaryArray<arrow_array::types::Int32Type> =
+                services.iter().map(|&s| if s == API_GATEWAY_SERVICE { gateway } else { other }).collect();
+            let index = rows.schema().index_of(RESOURCE_ID).unwrap();
+            let mut columns = rows.columns().to_vec();
+            columns[index] = Arc::new(resources);
+            RecordBatch::try_new(rows.schema(), columns).unwrap()
+        };
+        write_unit(&store, &[with_resources("api-a", "bucket-a")]);
+        let first = shapes_id(&store);
+        write_unit(&store, &[with_resources("api-a", "bucket-a")]);
+        assert_eq!(shapes_id(&store), first, "the same rows give the same id");
+        write_unit(&store, &[with_resources("api-a", "bucket-b")]);
+        assert_eq!(shapes_id(&store), first, "other services' lines leave it");
+        write_unit(&store, &[with_resources("api-b", "bucket-a")]);
+        assert_ne!(shapes_id(&store), first, "an API Gateway resource of the same length changes it");
+        assert_eq!(shape_totals(&store), (1, 334), "and the shapes are read with the file they came from");
     }
 
     #[test]

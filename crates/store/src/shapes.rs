@@ -17,8 +17,9 @@ use arrow_array::{
 };
 use arrow_schema::{Schema, SchemaRef};
 use curwatch_schema::columns::{
-    ACCOUNT_ID, AMORTIZED_COST, BILLING_PERIOD, CHARGE_CLASS, LINE_ITEM_TYPE, NET_UNBLENDED_COST, REGION, RESOURCE_ID,
-    SERVICE, TAGS, UNBLENDED_COST, USAGE_AMOUNT, USAGE_START, USAGE_TYPE, map_array, money_type, text_type,
+    ACCOUNT_ID, AMORTIZED_COST, API_GATEWAY_SERVICE, BILLING_PERIOD, CHARGE_CLASS, LINE_ITEM_TYPE, NET_UNBLENDED_COST,
+    REGION, RESOURCE_ID, SERVICE, TAGS, UNBLENDED_COST, USAGE_AMOUNT, USAGE_START, USAGE_TYPE, map_array, money_type,
+    text_type,
 };
 use curwatch_schema::intern::Interner;
 use curwatch_schema::{BillingPeriod, canonical_schema};
@@ -27,10 +28,12 @@ use hashbrown::HashTable;
 use twox_hash::XxHash3_128;
 
 use crate::compact::{Chunks, IdLists};
-use crate::companion::{ContentId, SHAPES};
+use crate::companion::SHAPES;
 use crate::error::StoreError;
 use crate::maps::MapText;
+use crate::scan::Scan;
 use crate::summary::{Amounts, Sums};
+use crate::writer::split_by_service;
 
 /// The text columns a shape is keyed by, beside its tags.
 const SHAPE_TEXT_COLUMNS: [&str; 8] =
@@ -110,6 +113,33 @@ impl GatewayShapes {
             index: HashTable::new(),
             shapes: Chunks::default(),
         }
+    }
+
+    /// The shapes of a finished partition file, summed from its API Gateway row groups.
+    ///
+    /// Read back rather than kept while the partition is written: the shapes are what a
+    /// month's writer would otherwise hold to the end, growing with the month (11 MB at 40M
+    /// lines), while reading back the API Gateway rows, a twentieth of the lines and in row
+    /// groups of their own, costs a fraction of writing them and happens once decoding's
+    /// buffers are gone. Rows come in the order they were written, so the shapes and their
+    /// order are those summing them on the way in would give.
+    pub(crate) fn read_back(partition: &Path, period: BillingPeriod) -> Result<Self, StoreError> {
+        let mut shapes = GatewayShapes::new(period);
+        let columns: Vec<&str> = SHAPE_TEXT_COLUMNS
+            .iter()
+            .chain(&[USAGE_AMOUNT, UNBLENDED_COST, NET_UNBLENDED_COST, AMORTIZED_COST, TAGS])
+            .copied()
+            .collect();
+        for batch in
+            Scan::on_this_thread(vec![partition.to_owned()], &columns, Some(API_GATEWAY_SERVICE), READ_BACK_ROWS)
+        {
+            // A row group kept for its statistics may hold other lines; only the store's own
+            // API Gateway row groups are read, but rows are checked all the same.
+            if let (Some(gateway), _) = split_by_service(&batch?, API_GATEWAY_SERVICE)? {
+                shapes.add(&gateway)?;
+            }
+        }
+        Ok(shapes)
     }
 
     /// Adds canonical rows, every one an API Gateway line.
@@ -212,44 +242,22 @@ impl GatewayShapes {
         Ok(())
     }
 
-    /// Writes the shapes as Parquet and returns their id (see `companion`). Rows are ordered
-    /// by their ids (so by first appearance of their texts), and rows whose tags came in
-    /// different orders are merged here. Row groups of `SHAPE_ROW_GROUP_ROWS` let readers
-    /// decode on every core; batches are built one row group at a time, while another thread
-    /// works out the id: writing the shapes is the last step of ingest, with a core to spare.
-    pub(crate) fn write(&mut self, path: &Path) -> Result<String, StoreError> {
+    /// Writes the shapes as Parquet, with `id` linking them to their partition file (see
+    /// `companion`). Rows are ordered by their ids (so by first appearance of their texts), and
+    /// rows whose tags came in different orders are merged here. Row groups of
+    /// `SHAPE_ROW_GROUP_ROWS` let readers decode on every core; batches are built one row group
+    /// at a time.
+    pub(crate) fn write(&mut self, path: &Path, id: &str) -> Result<(), StoreError> {
         let order = self.merge_same_ids();
-        let this = &*self;
-        std::thread::scope(|scope| {
-            let content = scope.spawn(|| this.content_id(&order));
-            let mut scratch = Vec::new();
-            let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(|places| this.batch(places, &mut scratch));
-            let id = || content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, id)
-        })
+        let mut scratch = Vec::new();
+        let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(|places| self.batch(places, &mut scratch));
+        SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, || id.to_owned())?;
+        Ok(())
     }
 
     /// The text of an id, `EMPTY_VALUE` included.
     fn text(&self, id: u32) -> Option<&str> {
         if id == EMPTY_VALUE { Some("") } else { self.strings.get(id) }
-    }
-
-    /// The fingerprint of the shapes at `order`: their texts, costs and usage.
-    fn content_id(&self, order: &[u32]) -> String {
-        let mut content = ContentId::default();
-        for shape in order.iter().map(|&place| self.shapes.get(place)) {
-            let (texts, tags) = self.contexts.get(shape.context).split_at(DICTIONARY_TEXTS);
-            content.bytes(&((texts.len() + 1 + tags.len()) as u32).to_le_bytes());
-            for &id in texts.iter().chain([&shape.resource]).chain(tags) {
-                content.text(self.text(id));
-            }
-            let costs = &shape.costs;
-            for amount in [costs.unblended, costs.net, costs.amortized] {
-                content.bytes(&amount.to_le_bytes());
-            }
-            content.bytes(&shape.usage.to_le_bytes());
-        }
-        content.finish()
     }
 
     /// The shapes at `places` as a batch of the shapes file; `scratch` as
@@ -365,6 +373,10 @@ impl EntryIds {
     }
 }
 
+/// Rows per batch read back: enough that a batch's overhead is small, few enough that its
+/// arrays stay small beside the shapes.
+const READ_BACK_ROWS: usize = 8_192;
+
 /// Rows per row group of a shapes file.
 const SHAPE_ROW_GROUP_ROWS: usize = 8_192;
 
@@ -456,7 +468,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shapes.parquet");
-        let id = shapes.write(&path).unwrap();
+        shapes.write(&path, "generation").unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
         let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
@@ -493,8 +505,11 @@ mod tests {
         let starts =
             batch.column_by_name(USAGE_START).unwrap().as_primitive::<arrow_array::types::TimestampMicrosecondType>();
         assert_eq!(starts.value(0), 1_709_251_200_000_000, "2024-03-01T00:00:00Z");
-        // The id is the content's: the same shapes give the same id.
-        assert_eq!(shapes.write(&dir.path().join("again.parquet")).unwrap(), id);
+        let footer = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let links = footer.metadata().file_metadata().key_value_metadata().unwrap();
+        assert!(
+            links.iter().any(|kv| kv.key == "curwatch.gateway_shapes_id" && kv.value.as_deref() == Some("generation"))
+        );
     }
 
     #[test]
@@ -506,11 +521,11 @@ mod tests {
             .add(&batch(&[(Some("a"), team_prod, 5, None, None, 1.0), (Some("a"), prod_team, 7, None, None, 2.0)]))
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        shapes.write(&dir.path().join("first.parquet")).unwrap();
+        shapes.write(&dir.path().join("first.parquet"), "first").unwrap();
         // The second order's shape was merged into the first's; a row of it still counts.
         shapes.add(&batch(&[(Some("a"), prod_team, 11, None, None, 4.0)])).unwrap();
         let path = dir.path().join("second.parquet");
-        shapes.write(&path).unwrap();
+        shapes.write(&path, "second").unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         let batches: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
         let batch = arrow_select::concat::concat_batches(&shapes_schema(), &batches).unwrap();
@@ -540,7 +555,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shapes.parquet");
-        shapes.write(&path).unwrap();
+        shapes.write(&path, "second").unwrap();
         let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(builder.metadata().num_row_groups(), 3, "8,192 rows a row group");
         let (mut count, mut units, mut usage) = (0, 0i128, 0.0);

@@ -21,7 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::Store;
-use crate::companion::{DAILY_SUMMARY, SHAPES};
+use crate::companion::{ContentId, DAILY_SUMMARY, SHAPES};
 use crate::encode::{PlainRuns, RowGroup, RowGroupFile};
 use crate::error::StoreError;
 use crate::layout::{STAGING, partition_path, sync_dir};
@@ -52,7 +52,7 @@ struct PartitionWriter {
     staged_summary: PathBuf,
     summary: DailySummary,
     staged_shapes: PathBuf,
-    shapes: GatewayShapes,
+    period: BillingPeriod,
     file: RowGroupFile,
     rows: u64,
     /// Row groups being filled: API Gateway lines apart from the rest.
@@ -69,9 +69,6 @@ impl PartitionWriter {
             // decoding thread is the busier one.
             self.summary.add(&rows.batch)?;
         }
-        if let Some(gateway) = &gateway {
-            self.shapes.add(&gateway.batch)?;
-        }
         for (open, rows) in [(&mut self.gateway, gateway), (&mut self.mixed, others)] {
             if let Some(rows) = rows {
                 open.append(&mut self.file, &rows)?;
@@ -81,20 +78,22 @@ impl PartitionWriter {
     }
 
     fn finish(mut self) -> Result<StagedPartition, StoreError> {
-        // The companions are written on a thread of their own while the last row groups close:
+        // The summary is written on a thread of its own while the last row groups close:
         // decoding is over by now, and its core would otherwise wait.
-        let (companions, closed) = std::thread::scope(|scope| {
-            let companions = scope.spawn(|| -> Result<_, StoreError> {
-                Ok((self.summary.write(&self.staged_summary)?, self.shapes.write(&self.staged_shapes)?))
-            });
+        let (summary, closed) = std::thread::scope(|scope| {
+            let summary = scope.spawn(|| self.summary.write(&self.staged_summary));
             let closed =
                 [&mut self.mixed, &mut self.gateway].into_iter().try_for_each(|open| open.close(&mut self.file));
-            (companions.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), closed)
+            (summary.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), closed)
         });
         closed?;
         // The companions' ids go into the file's footer: they link them to it (see `companion`).
-        let (summary_id, shapes_id) = companions?;
+        // The shapes are read back from the finished file: theirs is the fingerprint of its
+        // API Gateway row groups.
+        let summary_id = summary?;
+        let shapes_id = self.gateway.content.take().unwrap_or_default().finish();
         self.file.finish(vec![DAILY_SUMMARY.link(&summary_id), SHAPES.link(&shapes_id)])?;
+        GatewayShapes::read_back(&self.staged, self.period)?.write(&self.staged_shapes, &shapes_id)?;
         let (unblended, amortized) = self.summary.totals();
         Ok(StagedPartition {
             path: self.staged,
@@ -171,6 +170,15 @@ static CANONICAL_PAGES: LazyLock<(SchemaRef, Vec<Option<PageEncoding>>)> = LazyL
 struct OpenRowGroup {
     group: Option<RowGroup>,
     runs: PlainRuns,
+    /// The fingerprint of the row groups closed so far, when one is kept.
+    content: Option<ContentId>,
+}
+
+impl OpenRowGroup {
+    /// Row groups whose bytes are fingerprinted as they are closed.
+    fn fingerprinted() -> Self {
+        OpenRowGroup { content: Some(ContentId::default()), ..Default::default() }
+    }
 }
 
 impl OpenRowGroup {
@@ -204,7 +212,7 @@ impl OpenRowGroup {
     /// Closes the open row group, if any.
     fn close(&mut self, file: &mut RowGroupFile) -> Result<(), StoreError> {
         if let Some(group) = self.group.take() {
-            self.runs = file.close_row_group(group)?;
+            self.runs = file.close_row_group(group, self.content.as_mut())?;
         }
         Ok(())
     }
@@ -286,12 +294,12 @@ impl UnitWriter {
                 staged_summary: self.staging.join(format!("{period}.summary.parquet")),
                 summary: DailySummary::default(),
                 staged_shapes: self.staging.join(format!("{period}.shapes.parquet")),
-                shapes: GatewayShapes::new(period),
+                period,
                 staged,
                 file,
                 rows: 0,
                 mixed: OpenRowGroup::default(),
-                gateway: OpenRowGroup::default(),
+                gateway: OpenRowGroup::fingerprinted(),
             };
             self.partitions.insert(period, partition);
         }
@@ -398,7 +406,7 @@ fn writer_properties() -> WriterProperties {
 }
 
 /// Splits a batch into its rows of `service` and the rest; `None` when a side is empty.
-fn split_by_service(
+pub(crate) fn split_by_service(
     batch: &RecordBatch,
     service: &str,
 ) -> Result<(Option<RecordBatch>, Option<RecordBatch>), StoreError> {
