@@ -111,15 +111,17 @@ impl Scan {
         Scan::prepared(files, columns, &[], service, Arc::new(|batch| batch))
     }
 
-    /// Like [`Scan::new`], decoding on the calling thread alone, in batches of `batch_rows`.
+    /// Like [`Scan::new`], decoding on the calling thread alone, in batches of `batch_rows`,
+    /// with the `plain_text` columns as [`Scan::prepared`] reads them.
     pub(crate) fn on_this_thread(
         files: Vec<PathBuf>,
         columns: &[&str],
+        plain_text: &[&str],
         service: Option<&str>,
         batch_rows: usize,
     ) -> Self {
         let units: Vec<Unit> =
-            files.into_iter().flat_map(|path| plan_file(path, columns, &[], service, batch_rows)).collect();
+            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service, batch_rows)).collect();
         Scan {
             remaining: units.len(),
             units: units.into_iter(),
