@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::io::Write;
+use std::sync::Arc;
+
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
 use curwatch_schema::columns::{map_type, text_type};
@@ -23,6 +24,7 @@ use crate::companion::ContentId;
 use crate::dictionary::DictionaryChunk;
 use crate::direct::DirectFile;
 use crate::error::StoreError;
+use crate::footer::Footer;
 use crate::maps::MapChunk;
 use crate::pages::{EncodedPage, PageChunk, PageEncoding};
 
@@ -59,8 +61,6 @@ impl PlainRuns {
 }
 
 enum FieldWriter {
-    /// Parquet's own encoders, one per leaf column of the field.
-    Arrow(Vec<ArrowColumnWriter>),
     /// Dictionary text, written from its keys (see `dictionary`).
     Dictionary(Box<DictionaryChunk>),
     /// A map of text, written from its offsets (see `maps`).
@@ -69,15 +69,8 @@ enum FieldWriter {
     Pages(Box<PageChunk>),
 }
 
-enum ClosedField {
-    Arrow(Vec<ArrowColumnChunk>),
-    /// Column chunks written by the store itself, one per leaf.
-    Own(Vec<(Bytes, ColumnCloseResult)>),
-}
-
 /// How a top-level field is encoded.
 enum FieldEncoding {
-    Arrow,
     /// Its Parquet column, and whether it keeps statistics.
     Dictionary(ColumnDescPtr, bool),
     /// The key and value leaves.
@@ -86,13 +79,15 @@ enum FieldEncoding {
 }
 
 /// A Parquet file written row group by row group, each batch's columns encoded in parallel.
+/// Every field is encoded by the store's own chunk writers, which lets it keep the footer
+/// compact (see `footer`).
 pub(crate) struct RowGroupFile {
     path: PathBuf,
-    schema: SchemaRef,
-    file: SerializedFileWriter<DirectFile>,
-    columns: ArrowRowGroupWriterFactory,
-    /// Leaf columns (Parquet columns) of each top-level field, in order.
-    leaves_per_field: Vec<usize>,
+    file: DirectFile,
+    /// Bytes written to `file` so far.
+    written: u64,
+    properties: Arc<WriterProperties>,
+    footer: Footer,
     /// Fields in the order threads pick them up: costliest first, so none is left last.
     pick_order: Vec<usize>,
     /// How each field is encoded.
@@ -102,41 +97,46 @@ pub(crate) struct RowGroupFile {
 
 impl RowGroupFile {
     pub fn create(path: &Path, schema: SchemaRef, properties: WriterProperties) -> Result<Self, StoreError> {
-        let file = DirectFile::create(path).map_err(StoreError::io(path))?;
-        // The Arrow writer converts the schema and embeds it (dictionary types included), then
-        // hands over its file writer.
-        let (file, columns) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
-            .and_then(ArrowWriter::into_serialized_writer)
+        // The Arrow schema is embedded (dictionary types included), as Parquet's Arrow writer
+        // does, so readers get the store's types back.
+        let mut properties = properties;
+        add_encoded_arrow_schema_to_metadata(&schema, &mut properties);
+        let parquet = ArrowSchemaConverter::new()
+            .with_coerce_types(properties.coerce_types())
+            .convert(&schema)
             .map_err(StoreError::parquet(path))?;
-        let leaves = leaves_by_field(&schema, file.schema_descr());
-        let leaves_per_field = leaves.iter().map(Vec::len).collect();
+        let leaves = leaves_by_field(&schema, &parquet);
         let encodings = schema
             .fields()
             .iter()
             .zip(leaves)
             .map(|(field, leaves)| match (field.data_type(), leaves.as_slice()) {
                 (data_type, [column]) if *data_type == text_type() => {
-                    let statistics = file.properties().statistics_enabled(column.path()) != EnabledStatistics::None;
-                    FieldEncoding::Dictionary(column.clone(), statistics)
+                    let statistics = properties.statistics_enabled(column.path()) != EnabledStatistics::None;
+                    Ok(FieldEncoding::Dictionary(column.clone(), statistics))
                 }
                 (data_type, [keys, values]) if *data_type == map_type() && MapChunk::fits(keys, values) => {
-                    FieldEncoding::Map(keys.clone(), values.clone())
+                    Ok(FieldEncoding::Map(keys.clone(), values.clone()))
                 }
-                (data_type, [column]) => match PageEncoding::choose(data_type, column, file.properties()) {
-                    Some(encoding) => FieldEncoding::Pages(column.clone(), encoding),
-                    None => FieldEncoding::Arrow,
-                },
-                _ => FieldEncoding::Arrow,
+                (data_type, [column]) => PageEncoding::choose(data_type, column, &properties)
+                    .map(|encoding| FieldEncoding::Pages(column.clone(), encoding))
+                    .ok_or(field),
+                _ => Err(field),
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|field| {
+                StoreError::Invalid(format!("`{}` ({}) has no encoding in the store", field.name(), field.data_type()))
+            })?;
+        let mut file = DirectFile::create(path).map_err(StoreError::io(path))?;
+        file.write_all(MAGIC).map_err(StoreError::io(path))?;
         let mut pick_order: Vec<usize> = (0..schema.fields().len()).collect();
         pick_order.sort_by_key(|&i| std::cmp::Reverse(encoding_weight(schema.field(i).data_type())));
         Ok(RowGroupFile {
             path: path.to_owned(),
-            schema,
             file,
-            columns,
-            leaves_per_field,
+            written: MAGIC.len() as u64,
+            properties: Arc::new(properties),
+            footer: Footer::new(Arc::new(parquet)),
             pick_order,
             encodings,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -147,27 +147,20 @@ impl RowGroupFile {
     /// [`RowGroupFile::append`] and it is written to the file by
     /// [`RowGroupFile::close_row_group`]. Several may be open at once.
     pub fn start_row_group(&self, runs: PlainRuns) -> Result<RowGroup, StoreError> {
-        // The index only matters to encryption, which the store does not use.
-        let mut writers = self.columns.create_column_writers(0).map_err(StoreError::parquet(&self.path))?.into_iter();
         let fields = self
-            .leaves_per_field
+            .encodings
             .iter()
-            .zip(&self.encodings)
             .enumerate()
-            .map(|(field, (&n, encoding))| {
-                let arrow: Vec<ArrowColumnWriter> = writers.by_ref().take(n).collect();
-                match encoding {
-                    FieldEncoding::Dictionary(column, statistics) => FieldWriter::Dictionary(Box::new(
-                        DictionaryChunk::new(column.clone(), *statistics, runs.starts_plain(field)),
-                    )),
-                    FieldEncoding::Map(keys, values) => {
-                        FieldWriter::Map(Box::new(MapChunk::new(keys.clone(), values.clone())))
-                    }
-                    FieldEncoding::Pages(column, encoding) => {
-                        let rows = self.file.properties().max_row_group_row_count();
-                        FieldWriter::Pages(Box::new(PageChunk::new(column.clone(), *encoding, rows)))
-                    }
-                    FieldEncoding::Arrow => FieldWriter::Arrow(arrow),
+            .map(|(field, encoding)| match encoding {
+                FieldEncoding::Dictionary(column, statistics) => FieldWriter::Dictionary(Box::new(
+                    DictionaryChunk::new(column.clone(), *statistics, runs.starts_plain(field)),
+                )),
+                FieldEncoding::Map(keys, values) => {
+                    FieldWriter::Map(Box::new(MapChunk::new(keys.clone(), values.clone())))
+                }
+                FieldEncoding::Pages(column, encoding) => {
+                    let rows = self.properties.max_row_group_row_count();
+                    FieldWriter::Pages(Box::new(PageChunk::new(column.clone(), *encoding, rows)))
                 }
             })
             .collect();
@@ -189,13 +182,6 @@ impl RowGroupFile {
             FieldWriter::Dictionary(chunk) => chunk.write(batch.column(field)),
             FieldWriter::Map(chunk) => chunk.write(batch.column(field)),
             FieldWriter::Pages(chunk) => chunk.write(batch.column(field), encoded.get(field).and_then(Option::as_ref)),
-            FieldWriter::Arrow(writers) => {
-                let leaves = compute_leaves(self.schema.field(field), batch.column(field))?;
-                for (writer, leaf) in writers.iter_mut().zip(&leaves) {
-                    writer.write(leaf)?;
-                }
-                Ok(())
-            }
         })
     }
 
@@ -221,47 +207,38 @@ impl RowGroupFile {
         // Closing flushes each column's last page on this thread alone: ingest keeps the other
         // core decoding, and a helper thread per row group only took turns with it (a 40M-line
         // ingest closes 351 row groups; docs/performance.md).
-        let close = |writer: FieldWriter| -> Result<ClosedField, ParquetError> {
+        let close = |writer: FieldWriter| -> Result<Vec<(Bytes, ColumnCloseResult)>, ParquetError> {
             Ok(match writer {
-                FieldWriter::Arrow(writers) => {
-                    ClosedField::Arrow(writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<_, _>>()?)
-                }
-                FieldWriter::Dictionary(chunk) => ClosedField::Own(vec![chunk.finish()?]),
-                FieldWriter::Map(chunk) => ClosedField::Own(chunk.finish()?.into()),
-                FieldWriter::Pages(chunk) => ClosedField::Own(vec![chunk.finish()?]),
+                FieldWriter::Dictionary(chunk) => vec![chunk.finish()?],
+                FieldWriter::Map(chunk) => chunk.finish()?.into(),
+                FieldWriter::Pages(chunk) => vec![chunk.finish()?],
             })
         };
-        let closed: Vec<ClosedField> =
+        let closed: Vec<Vec<(Bytes, ColumnCloseResult)>> =
             fields.into_iter().map(close).collect::<Result<_, _>>().map_err(StoreError::parquet(&self.path))?;
-        let mut row_group = self.file.next_row_group().map_err(StoreError::parquet(&self.path))?;
-        for field in closed {
-            match field {
-                ClosedField::Arrow(chunks) => {
-                    for chunk in chunks {
-                        if let Some(content) = content.as_deref_mut() {
-                            // Parquet's own chunks keep their bytes to themselves: their sizes
-                            // and counts stand for them.
-                            let metadata = &chunk.close().metadata;
-                            for number in
-                                [metadata.compressed_size(), metadata.uncompressed_size(), metadata.num_values()]
-                            {
-                                content.bytes(&number.to_le_bytes());
-                            }
-                        }
-                        chunk.append_to_row_group(&mut row_group).map_err(StoreError::parquet(&self.path))?;
-                    }
-                }
-                ClosedField::Own(chunks) => {
-                    for (bytes, close) in chunks {
-                        if let Some(content) = content.as_deref_mut() {
-                            content.bytes(&bytes);
-                        }
-                        row_group.append_column(&bytes, close).map_err(StoreError::parquet(&self.path))?;
-                    }
-                }
+        let file_offset = self.written as i64;
+        let mut rows = None;
+        let mut chunks = Vec::with_capacity(closed.len());
+        for (bytes, close) in closed.into_iter().flatten() {
+            if bytes.len() as i64 != close.metadata.compressed_size()
+                || *rows.get_or_insert(close.rows_written) != close.rows_written
+            {
+                return Err(StoreError::Invalid(format!(
+                    "{}: a column chunk of {} bytes and {} rows does not match its row group",
+                    self.path.display(),
+                    bytes.len(),
+                    close.rows_written
+                )));
             }
+            if let Some(content) = content.as_deref_mut() {
+                content.bytes(&bytes);
+            }
+            chunks.push((self.written as i64, close.metadata));
+            self.file.write_all(&bytes).map_err(StoreError::io(&self.path))?;
+            self.written += bytes.len() as u64;
         }
-        row_group.close().map_err(StoreError::parquet(&self.path))?;
+        let rows = rows.unwrap_or(0) as i64;
+        self.footer.push_row_group(file_offset, rows, chunks).map_err(StoreError::parquet(&self.path))?;
         Ok(runs)
     }
 
@@ -296,13 +273,14 @@ impl RowGroupFile {
 
     /// Writes the footer, with `metadata` in its key-value list, and makes the file durable.
     pub fn finish(mut self, metadata: Vec<KeyValue>) -> Result<(), StoreError> {
-        for entry in metadata {
-            self.file.append_key_value_metadata(entry);
-        }
-        let file = self.file.into_inner().map_err(StoreError::parquet(&self.path))?;
-        file.finish().map_err(StoreError::io(&self.path))
+        let footer = self.footer.to_bytes(&self.properties, metadata).map_err(StoreError::parquet(&self.path))?;
+        self.file.write_all(&footer).map_err(StoreError::io(&self.path))?;
+        self.file.finish().map_err(StoreError::io(&self.path))
     }
 }
+
+/// The bytes a Parquet file starts and ends with.
+const MAGIC: &[u8] = b"PAR1";
 
 /// The Parquet leaf columns of each top-level field of `schema`, in order.
 pub(crate) fn leaves_by_field(schema: &Schema, parquet: &SchemaDescriptor) -> Vec<Vec<ColumnDescPtr>> {
@@ -319,5 +297,24 @@ fn encoding_weight(data_type: &DataType) -> u8 {
         DataType::Map(_, _) => 3,
         DataType::Dictionary(_, _) | DataType::Utf8 => 2,
         _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_schema::Field;
+
+    use super::*;
+
+    #[test]
+    fn a_field_the_store_cannot_encode_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("text", text_type(), true),
+            Field::new("count", DataType::Int32, false),
+        ]));
+        let error = RowGroupFile::create(&path, schema, WriterProperties::builder().build()).err().unwrap();
+        assert!(error.to_string().contains("`count` (Int32) has no encoding in the store"), "{error}");
     }
 }

@@ -19,6 +19,7 @@ mod dictionary;
 mod direct;
 mod encode;
 mod error;
+mod footer;
 mod layout;
 mod maps;
 mod pages;
