@@ -110,27 +110,6 @@ impl Scan {
     pub(crate) fn new(files: Vec<PathBuf>, columns: &[&str], service: Option<&str>) -> Self {
         Scan::prepared(files, columns, &[], service, Arc::new(|batch| batch))
     }
-
-    /// Like [`Scan::new`], decoding on the calling thread alone, in batches of `batch_rows`,
-    /// with the `plain_text` columns as [`Scan::prepared`] reads them.
-    pub(crate) fn on_this_thread(
-        files: Vec<PathBuf>,
-        columns: &[&str],
-        plain_text: &[&str],
-        service: Option<&str>,
-        batch_rows: usize,
-    ) -> Self {
-        let units: Vec<Unit> =
-            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service, batch_rows)).collect();
-        Scan {
-            remaining: units.len(),
-            units: units.into_iter(),
-            threads: Vec::new(),
-            next_unit: 0,
-            current: None,
-            prepare: Arc::new(|batch| batch),
-        }
-    }
 }
 
 impl<T: Send + 'static> Scan<T> {
@@ -141,8 +120,21 @@ impl<T: Send + 'static> Scan<T> {
         service: Option<&str>,
         prepare: Prepare<T>,
     ) -> Self {
+        Scan::in_batches_of(BATCH_ROWS, files, columns, plain_text, service, prepare)
+    }
+
+    /// Like [`Scan::prepared`], in batches of `batch_rows`: fewer rows in flight where memory
+    /// matters more than a batch's overhead.
+    pub(crate) fn in_batches_of(
+        batch_rows: usize,
+        files: Vec<PathBuf>,
+        columns: &[&str],
+        plain_text: &[&str],
+        service: Option<&str>,
+        prepare: Prepare<T>,
+    ) -> Self {
         let units: Vec<Unit> =
-            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service, BATCH_ROWS)).collect();
+            files.into_iter().flat_map(|path| plan_file(path, columns, plain_text, service, batch_rows)).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len()).min(4);
         let mut scan = Scan {
             remaining: units.len(),
