@@ -3,10 +3,10 @@
 //!
 //! The summary's id is a fingerprint of its content. The shapes are read back from the
 //! finished partition file, after its footer, so theirs is a fingerprint of what they are
-//! summed from: the bytes of the file's API Gateway row groups, taken as they are written.
-//! A companion is moved into place before its partition file, so after an
-//! interrupted commit, or beside a file that has since been replaced, the ids differ and
-//! readers fall back to the lines: a reader never mixes generations.
+//! summed from: the bytes of the file's API Gateway row groups, taken as they are written. A
+//! companion is moved into place before its partition file, so after an interrupted commit, or
+//! beside a file that has since been replaced, the ids differ and readers fall back to the
+//! lines: a reader never mixes generations.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

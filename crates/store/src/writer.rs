@@ -179,9 +179,7 @@ impl OpenRowGroup {
     fn fingerprinted() -> Self {
         OpenRowGroup { content: Some(ContentId::default()), ..Default::default() }
     }
-}
 
-impl OpenRowGroup {
     /// Appends rows to the open row group. A batch goes into one row group whole, so its
     /// encoded pages stand: a group without room for it is closed first.
     fn append(&mut self, file: &mut RowGroupFile, rows: &StoreRows) -> Result<(), StoreError> {
