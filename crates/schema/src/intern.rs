@@ -61,15 +61,6 @@ impl Interner {
         column.values().as_string::<i32>().iter().map(|v| self.id(v)).collect()
     }
 
-    /// How many strings there are: their ids run from 1 to this.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     pub fn get(&self, id: u32) -> Option<&str> {
         (id > 0).then(|| text_of(&self.text, &self.ends, id))
     }

@@ -1,5 +1,5 @@
-//! Compact storage for what the writer keeps for a whole partition (the API Gateway shapes):
-//! what grows with a month should grow by little and in steps that copy nothing.
+//! Compact storage for what grows with a month (the API Gateway shapes, summed from a
+//! partition's lines): it should grow by little and in steps that copy nothing.
 
 use std::hash::BuildHasher;
 

@@ -47,26 +47,24 @@ impl Companion {
     }
 
     /// Writes the companion as Parquet, in row groups of up to `row_group_rows`, with its id
-    /// in the footer, and returns the id. The id is asked for once the rows are written, so
-    /// that it can be worked out meanwhile.
+    /// in the footer (after the rows' schema).
     pub(crate) fn write(
         &self,
         path: &Path,
         schema: SchemaRef,
         batches: impl IntoIterator<Item = Result<RecordBatch, StoreError>>,
         row_group_rows: usize,
-        id: impl FnOnce() -> String,
-    ) -> Result<String, StoreError> {
+        id: &str,
+    ) -> Result<(), StoreError> {
         let file = File::create(path).map_err(StoreError::io(path))?;
         let properties = WriterProperties::builder().set_max_row_group_row_count(Some(row_group_rows)).build();
         let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(StoreError::parquet(path))?;
         for batch in batches {
             writer.write(&batch?).map_err(StoreError::parquet(path))?;
         }
-        let id = id();
-        writer.append_key_value_metadata(self.link(&id));
+        writer.append_key_value_metadata(self.link(id));
         writer.close().map_err(StoreError::parquet(path))?;
-        Ok(id)
+        Ok(())
     }
 
     /// The file to read for `partition_file` when the companion can answer: the companion if

@@ -839,7 +839,7 @@ mod tests {
             .set_column_statistics_enabled(ColumnPath::from("b"), EnabledStatistics::Chunk)
             .build();
         let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
-        let mut group = file.start_row_group(Default::default()).unwrap();
+        let mut group = file.start_row_group(Default::default());
         for (a, b) in batches {
             // Values repeat within a batch's dictionary, as ingest's resource ids do; the last
             // entry is a null value.
@@ -943,7 +943,7 @@ mod tests {
             let few: DictionaryArray<Int32Type> = (0..ids.len()).map(|i| ["a", "b"][i % 2]).collect();
             let column: DictionaryArray<Int32Type> = ids.iter().map(String::as_str).collect();
             let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(column), Arc::new(few)]).unwrap();
-            let mut open = file.start_row_group(runs).unwrap();
+            let mut open = file.start_row_group(runs);
             file.append(&mut open, &batch.slice(0, 3_000), &[]).unwrap();
             file.append(&mut open, &batch.slice(3_000, 3_000), &[]).unwrap();
             runs = file.close_row_group(open, None).unwrap();
@@ -975,7 +975,7 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![Field::new("a", text_type(), true)]));
         let properties = WriterProperties::builder().set_statistics_enabled(EnabledStatistics::Chunk).build();
         let mut file = RowGroupFile::create(&path, schema.clone(), properties).unwrap();
-        let mut group = file.start_row_group(Default::default()).unwrap();
+        let mut group = file.start_row_group(Default::default());
         // One value each: new, new, seen before; shorter than a run and longer; then a batch of
         // one value with a null row, and one whose every key points at a null value.
         let batches: [(&[Option<&str>], usize); 5] =

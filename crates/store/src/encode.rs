@@ -1,12 +1,10 @@
 //! Encoding row groups, a large batch's columns on every core: Parquet's encoders (dictionary
 //! interning, compression) are most of ingest's work, and each column encodes independently.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::io::Write;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
@@ -146,7 +144,7 @@ impl RowGroupFile {
     /// Opens a row group, following `runs` from the last closed of its kind; rows go in with
     /// [`RowGroupFile::append`] and it is written to the file by
     /// [`RowGroupFile::close_row_group`]. Several may be open at once.
-    pub fn start_row_group(&self, runs: PlainRuns) -> Result<RowGroup, StoreError> {
+    pub fn start_row_group(&self, runs: PlainRuns) -> RowGroup {
         let fields = self
             .encodings
             .iter()
@@ -164,7 +162,7 @@ impl RowGroupFile {
                 }
             })
             .collect();
-        Ok(RowGroup { fields, rows: 0, runs })
+        RowGroup { fields, rows: 0, runs }
     }
 
     /// Encodes a batch into an open row group, its columns on every core. `encoded` may hold

@@ -234,7 +234,7 @@ mod tests {
         let path = dir.path().join("maps.parquet");
         let schema = Arc::new(Schema::new(vec![Field::new("tags", map_type(), true)]));
         let mut file = RowGroupFile::create(&path, schema.clone(), WriterProperties::builder().build()).unwrap();
-        let mut group = file.start_row_group(Default::default()).unwrap();
+        let mut group = file.start_row_group(Default::default());
         for rows in batches {
             // One leading row more, sliced off: offsets then start past zero.
             let padded: Vec<Row> =

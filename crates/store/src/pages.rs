@@ -438,7 +438,7 @@ mod tests {
         let batches: Vec<RecordBatch> =
             shapes.iter().enumerate().map(|(seed, &(rows, nulls))| batch(rows, seed as i64, nulls)).collect();
         let mut file = file;
-        let mut group = file.start_row_group(Default::default()).unwrap();
+        let mut group = file.start_row_group(Default::default());
         for (i, batch) in batches.iter().enumerate() {
             let encoded: Vec<Option<EncodedPage>> = if i % 2 == 0 {
                 encodings.iter().zip(batch.columns()).map(|(e, c)| Some(e.unwrap().encode(c).unwrap())).collect()

@@ -252,12 +252,11 @@ impl GatewayShapes {
     /// rows whose tags came in different orders are merged here. Row groups of
     /// `SHAPE_ROW_GROUP_ROWS` let readers decode on every core; batches are built one row group
     /// at a time.
-    pub(crate) fn write(&mut self, path: &Path, id: &str) -> Result<(), StoreError> {
+    pub(crate) fn write(mut self, path: &Path, id: &str) -> Result<(), StoreError> {
         let order = self.merge_same_ids();
         let mut scratch = Vec::new();
         let batches = order.chunks(SHAPE_ROW_GROUP_ROWS).map(|places| self.batch(places, &mut scratch));
-        SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, || id.to_owned())?;
-        Ok(())
+        SHAPES.write(path, shapes_schema(), batches, SHAPE_ROW_GROUP_ROWS, id)
     }
 
     /// The text of an id, `EMPTY_VALUE` included.
@@ -308,8 +307,7 @@ impl GatewayShapes {
 
     /// The places of the shapes to write, ordered by their ids, those of the same ids (rows
     /// whose tags came in different orders had different fingerprints) summed into the first
-    /// of them and left at zero, so that rows added later still find a shape and are merged
-    /// on the next write.
+    /// of them.
     fn merge_same_ids(&mut self) -> Vec<u32> {
         let text_ranks = self.contexts.ranks_by(|ids| &ids[..DICTIONARY_TEXTS]);
         let tag_ranks = self.contexts.ranks_by(|ids| &ids[DICTIONARY_TEXTS..]);
@@ -518,32 +516,8 @@ mod tests {
     }
 
     #[test]
-    fn rows_added_after_a_write_are_merged_on_the_next() {
-        let team_prod: &[(&str, Option<&str>)] = &[("team", Some("x")), ("env", Some("prod"))];
-        let prod_team: &[(&str, Option<&str>)] = &[("env", Some("prod")), ("team", Some("x"))];
-        let mut shapes = GatewayShapes::new("2024-03".parse().unwrap());
-        shapes
-            .add(&batch(&[(Some("a"), team_prod, 5, None, None, 1.0), (Some("a"), prod_team, 7, None, None, 2.0)]))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        shapes.write(&dir.path().join("first.parquet"), "first").unwrap();
-        // The second order's shape was merged into the first's; a row of it still counts.
-        shapes.add(&batch(&[(Some("a"), prod_team, 11, None, None, 4.0)])).unwrap();
-        let path = dir.path().join("second.parquet");
-        shapes.write(&path, "second").unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
-        let batches: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
-        let batch = arrow_select::concat::concat_batches(&shapes_schema(), &batches).unwrap();
-        assert_eq!(batch.num_rows(), 1);
-        let unblended = batch.column_by_name(UNBLENDED_COST).unwrap().as_primitive::<Decimal128Type>();
-        assert_eq!(unblended.value(0), 23);
-        let usage = batch.column_by_name(USAGE_AMOUNT).unwrap().as_primitive::<Float64Type>();
-        assert_eq!(usage.value(0), 7.0);
-    }
-
-    #[test]
     fn a_shape_takes_eighty_bytes() {
-        // What the writer's memory grows with: its fields leave no padding.
+        // Shapes grow with the month: their fields leave no padding.
         assert_eq!(std::mem::size_of::<Shape>(), 80);
     }
 
@@ -599,7 +573,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shapes.parquet");
-        shapes.write(&path, "second").unwrap();
+        shapes.write(&path, "id").unwrap();
         let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(builder.metadata().num_row_groups(), 3, "8,192 rows a row group");
         let (mut count, mut units, mut usage) = (0, 0i128, 0.0);

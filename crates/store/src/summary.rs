@@ -338,7 +338,8 @@ impl DailySummary {
             columns.push(Arc::new(values.with_data_type(money_type())));
         }
         let batch = RecordBatch::try_new(summary_schema(), columns).map_err(|e| StoreError::Invalid(e.to_string()));
-        DAILY_SUMMARY.write(path, summary_schema(), [batch], SUMMARY_ROW_GROUP_ROWS, || id)
+        DAILY_SUMMARY.write(path, summary_schema(), [batch], SUMMARY_ROW_GROUP_ROWS, &id)?;
+        Ok(id)
     }
 }
 

@@ -194,7 +194,7 @@ impl OpenRowGroup {
         while offset < count {
             let group = match &mut self.group {
                 Some(group) => group,
-                None => self.group.insert(file.start_row_group(self.runs.clone())?),
+                None => self.group.insert(file.start_row_group(self.runs.clone())),
             };
             let n = (ROW_GROUP_ROWS - group.rows).min(count - offset);
             let pages: &[Option<EncodedPage>] = if n == count { &rows.pages } else { &[] };
